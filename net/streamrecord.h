@@ -56,6 +56,52 @@ struct StreamRecord
     }
 };
 
+// "data", "control", "command" and "in", "out": the names the CLI prints and
+// the record views show.
+inline const char *recordKindName(RecordKind kind)
+{
+    switch (kind) {
+    case RecordKind::Data:
+        return "data";
+    case RecordKind::Control:
+        return "control";
+    case RecordKind::Command:
+        return "command";
+    }
+    return "";
+}
+
+inline const char *channelName(Channel channel)
+{
+    return channel == Channel::In ? "in" : "out";
+}
+
+// Header names and subtypes of control records (protocol.md, "Subscribe").
+namespace controlheader {
+inline constexpr char TriggerControl[] = "trigger-control";
+inline constexpr char PublicAccessToken[] = "public-access-token";
+inline constexpr char SessionInEventId[] = "session-in-event-id";
+inline constexpr char TurnComplete[] = "turn-complete";
+inline constexpr char UpgradeRequired[] = "upgrade-required";
+} // namespace controlheader
+
+// The last `.in` seq the agent consumed, as sent (a decimal string); only on
+// control records.
+inline std::optional<QByteArray> sessionInEventId(const StreamRecord &record)
+{
+    if (record.kind != RecordKind::Control)
+        return std::nullopt;
+    return record.header(controlheader::SessionInEventId);
+}
+
+// The refreshed token a turn-complete may carry. A secret: never log it.
+inline std::optional<QByteArray> publicAccessToken(const StreamRecord &record)
+{
+    if (record.kind != RecordKind::Control)
+        return std::nullopt;
+    return record.header(controlheader::PublicAccessToken);
+}
+
 // `tail.seq_num` is the next seq the server will write.
 struct StreamTail
 {

@@ -1,49 +1,85 @@
+#include "net/profilestore.h"
+#include "ui/backendconnection.h"
+#include "ui/mainwindow.h"
+
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QFile>
 #include <QIcon>
-#include <QLabel>
-#include <QMainWindow>
-#include <QStatusBar>
+#include <QTimer>
 
-// The console proper lands with the desktop issue; until then the window says
-// which backend it would connect to, so `scripts/run` shows something true.
+#include <cstdio>
+
+using namespace sessionscope;
+
 int main(int argc, char *argv[])
 {
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("sessionscope"));
+    QApplication::setOrganizationName(QStringLiteral("sessionscope"));
     QApplication::setApplicationVersion(QStringLiteral(SESSIONSCOPE_VERSION));
-    QApplication::setWindowIcon(QIcon(QStringLiteral(":/sessionscope/icon.svg")));
+    for (const char *icon : {":/sessionscope/icon.svg", ":/sessionscope/icons/sessionscope.svg"}) {
+        if (QFile::exists(QLatin1String(icon))) {
+            QApplication::setWindowIcon(QIcon(QLatin1String(icon)));
+            break;
+        }
+    }
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("Debugging console for Trigger.dev chat-agent sessions"));
+    parser.setApplicationDescription(QStringLiteral("Debugging console for Trigger.dev chat-agent sessions"));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption serverOption(QStringLiteral("server"),
-                                          QStringLiteral("Connect to the backend at URL."),
+    const QCommandLineOption serverOption(QStringLiteral("server"), QStringLiteral("Connect to the backend at URL."),
                                           QStringLiteral("URL"));
-    const QCommandLineOption profileOption(QStringLiteral("profile"),
-                                           QStringLiteral("Connect with the named profile."),
+    const QCommandLineOption keyOption(QStringLiteral("key"), QStringLiteral("Secret key for --server."),
+                                       QStringLiteral("KEY"));
+    const QCommandLineOption profileOption(QStringLiteral("profile"), QStringLiteral("Connect with the named profile."),
                                            QStringLiteral("NAME"));
-    parser.addOption(serverOption);
-    parser.addOption(profileOption);
+    const QCommandLineOption dataDirOption(
+        QStringLiteral("data-dir"),
+        QStringLiteral("Data folder of the embedded server (default: SESSIONSCOPE_DATA_DIR or the app's data folder)."),
+        QStringLiteral("DIR"));
+    parser.addOptions({serverOption, keyOption, profileOption, dataDirOption});
     parser.process(app);
 
-    QString backend = QStringLiteral("the embedded server");
-    if (parser.isSet(serverOption))
-        backend = parser.value(serverOption);
-    else if (parser.isSet(profileOption))
-        backend = QStringLiteral("profile \"%1\"").arg(parser.value(profileOption));
+    if (parser.isSet(serverOption) && parser.isSet(profileOption)) {
+        std::fputs("sessionscope: use either --server or --profile, not both\n", stderr);
+        return 2;
+    }
 
-    QMainWindow window;
-    window.setWindowTitle(QStringLiteral("sessionscope — %1").arg(backend));
-    auto *label = new QLabel(
-        QStringLiteral("<h2>sessionscope %1</h2><p>Would connect to <b>%2</b>.</p>")
-            .arg(QStringLiteral(SESSIONSCOPE_VERSION), backend.toHtmlEscaped()));
-    label->setAlignment(Qt::AlignCenter);
-    window.setCentralWidget(label);
-    window.statusBar()->showMessage(QStringLiteral("Backend: %1 (not connected)").arg(backend));
-    window.resize(720, 420);
+    BackendConnection backend;
+    MainWindow window(&backend);
+    window.resize(1440, 900);
     window.show();
+
+    if (parser.isSet(serverOption)) {
+        const QUrl url(parser.value(serverOption));
+        ConnectionProfile profile = ConnectionProfile::selfHosted(QStringLiteral("command line"), url);
+        profile.secretKey = parser.value(keyOption);
+        backend.connectTo(profile);
+    } else if (parser.isSet(profileOption)) {
+        auto *store = new ProfileStore(ProfileStore::defaultDirectory(), &backend);
+        if (auto loaded = store->load(); !loaded) {
+            std::fprintf(stderr, "sessionscope: %s\n", qPrintable(loaded.error().message));
+            return 1;
+        }
+        const QString name = parser.value(profileOption);
+        store->resolve(name, &backend, [&backend, name](Result<ConnectionProfile> profile) {
+            if (!profile.ok()) {
+                std::fprintf(stderr, "sessionscope: profile \"%s\": %s\n", qPrintable(name),
+                             qPrintable(profile.error().message));
+                return;
+            }
+            backend.connectTo(*profile);
+        });
+    } else {
+        const QString dataDir =
+            parser.isSet(dataDirOption) ? parser.value(dataDirOption) : BackendConnection::defaultDataDir();
+        // After show(): the window is up at once, the server follows in the same tick.
+        QTimer::singleShot(0, &backend, [&backend, dataDir] {
+            if (auto started = backend.startEmbedded(dataDir); !started)
+                std::fprintf(stderr, "sessionscope: embedded server: %s\n", qPrintable(started.error().message));
+        });
+    }
     return app.exec();
 }

@@ -1,0 +1,73 @@
+#pragma once
+
+#include "server/apiauth.h"
+#include "server/httpexchange.h"
+
+#include <QAbstractHttpServer>
+#include <QHash>
+#include <QList>
+#include <QStringList>
+
+#include <functional>
+
+namespace sessionscope {
+
+class RateLimiter;
+
+// The HTTP front on Qt HttpServer: matches paths to routes, answers CORS
+// preflights, applies the rate limit and authentication, and keeps each
+// connection's responses in request order (a request that arrives while the
+// previous one on the same connection is still being answered waits for it).
+class HttpRouter : public QAbstractHttpServer
+{
+    Q_OBJECT
+
+public:
+    using Method = QHttpServerRequest::Method;
+    // `params` are the decoded path parameters, in pattern order.
+    using Handler = std::function<void(const HttpExchange::Ptr &exchange, const AuthContext &auth,
+                                       const QStringList &params)>;
+
+    HttpRouter(const ApiAuth &auth, RateLimiter &limiter, QObject *parent = nullptr);
+    ~HttpRouter() override;
+
+    // Pattern segments are literals, or "{}" for a parameter.
+    void addRoute(const QStringList &pattern, const QList<Method> &methods, Handler handler);
+
+    int connectionCount() const { return int(m_connections.size()); }
+    // Disconnects every client (shutdown).
+    void disconnectAll();
+
+    // The headers every cross-origin answer carries (the real API allows all origins).
+    static QList<HttpExchange::Header> corsHeaders(const HttpExchange &exchange);
+
+protected:
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+
+private:
+    struct Route
+    {
+        QStringList pattern;
+        QList<Method> methods;
+        Handler handler;
+    };
+    struct Connection
+    {
+        bool busy = false;
+        QList<HttpExchange::Ptr> waiting;
+    };
+
+    void dispatch(const HttpExchange::Ptr &exchange);
+    void route(const HttpExchange::Ptr &exchange);
+    void exchangeFinished(QTcpSocket *socket);
+    void dispatchNext(QTcpSocket *socket);
+    void forget(QTcpSocket *socket);
+
+    const ApiAuth &m_auth;
+    RateLimiter &m_limiter;
+    QList<Route> m_routes;
+    QHash<QTcpSocket *, Connection> m_connections;
+};
+
+} // namespace sessionscope

@@ -1,0 +1,167 @@
+#include "server/sessionserver.h"
+
+#include "server/apiauth.h"
+#include "server/channelroutes.h"
+#include "server/database.h"
+#include "server/httprouter.h"
+#include "server/ratelimiter.h"
+#include "server/runsroutes.h"
+#include "server/secretkeyfile.h"
+#include "server/sessionservice.h"
+#include "server/sessionsroutes.h"
+#include "server/sessionstore.h"
+#include "server/streamstore.h"
+#include "server/tokenservice.h"
+
+#include <QDir>
+#include <QFile>
+#include <QTcpServer>
+
+namespace sessionscope {
+
+SessionServer::SessionServer(ServerConfig config, QObject *parent)
+    : QObject(parent), m_config(std::move(config))
+{
+}
+
+SessionServer::~SessionServer()
+{
+    stop();
+    // Sockets (children of the router's TCP servers) go first, while the
+    // stores they may still call into are alive.
+    m_router.reset();
+    m_channelRoutes.reset();
+}
+
+QString SessionServer::databasePath() const
+{
+    return QDir(m_config.dataDir).filePath(QStringLiteral("sessionscope.db"));
+}
+
+Result<void> SessionServer::start()
+{
+    if (m_running)
+        return {};
+    if (m_config.dataDir.isEmpty())
+        return Error::make(QStringLiteral("No data directory given"));
+    QDir dir(m_config.dataDir);
+    if (!dir.exists()) {
+        if (!QDir().mkpath(m_config.dataDir))
+            return Error::make(
+                QStringLiteral("Cannot create the data directory %1").arg(m_config.dataDir));
+        QFile::setPermissions(m_config.dataDir, QFileDevice::ReadOwner | QFileDevice::WriteOwner |
+                                                    QFileDevice::ExeOwner);
+    }
+
+    m_secretKey = m_config.secretKey;
+    m_secretKeyPath.clear();
+    m_secretKeyGenerated = false;
+    if (m_secretKey.isEmpty()) {
+        auto key = SecretKeyFile::loadOrCreate(m_config.dataDir, &m_secretKeyGenerated);
+        if (!key)
+            return key.error();
+        m_secretKey = *key;
+        m_secretKeyPath = SecretKeyFile::pathIn(m_config.dataDir);
+    }
+
+    m_db = std::make_unique<Database>();
+    if (auto r = m_db->open(databasePath()); !r) {
+        m_db.reset();
+        return r;
+    }
+    m_store = std::make_unique<SessionStore>(*m_db);
+    m_sessions = std::make_unique<SessionService>(*m_db, *m_store);
+    m_sessions->defaultRunLauncher().setDefaultVersion(m_config.defaultRunVersion);
+    m_streams = std::make_unique<StreamStore>(*m_db);
+    m_tokens = std::make_unique<TokenService>(m_secretKey.toUtf8(), m_config.environmentId);
+    m_auth = std::make_unique<ApiAuth>(m_secretKey.toUtf8(), *m_tokens);
+    m_limiter = std::make_unique<RateLimiter>(m_config.rateLimitPerSecond, m_config.rateLimitBurst);
+
+    const RouteContext ctx{m_config, *m_sessions, *m_streams, *m_tokens};
+    m_channelRoutes = std::make_unique<ChannelRoutes>(ctx);
+    connect(m_channelRoutes.get(), &ChannelRoutes::subscriberCountChanged, this,
+            &SessionServer::subscriberCountChanged);
+    m_sessionsRoutes = std::make_unique<SessionsRoutes>(ctx);
+    m_runsRoutes = std::make_unique<RunsRoutes>(ctx);
+    m_router = std::make_unique<HttpRouter>(*m_auth, *m_limiter);
+    m_sessionsRoutes->registerRoutes(*m_router);
+    m_runsRoutes->registerRoutes(*m_router);
+    m_channelRoutes->registerRoutes(*m_router);
+
+    auto *tcp = new QTcpServer();
+    if (!tcp->listen(m_config.host, m_config.port)) {
+        const QString why = tcp->errorString();
+        delete tcp;
+        return Error::make(QStringLiteral("Cannot listen on %1:%2: %3")
+                               .arg(m_config.host.toString())
+                               .arg(m_config.port)
+                               .arg(why));
+    }
+    m_port = tcp->serverPort();
+    m_router->bind(tcp);
+    m_running = true;
+    return {};
+}
+
+void SessionServer::stop()
+{
+    if (!m_running)
+        return;
+    m_running = false;
+    for (QTcpServer *tcp : m_router->servers())
+        tcp->close();
+    m_channelRoutes->closeSubscribers();
+    m_streams->flush();
+    m_router->disconnectAll();
+}
+
+QUrl SessionServer::baseUrl() const
+{
+    QUrl url;
+    url.setScheme(QStringLiteral("http"));
+    url.setHost(m_config.host.toString());
+    url.setPort(m_port);
+    return url;
+}
+
+SessionService &SessionServer::sessions()
+{
+    Q_ASSERT(m_sessions);
+    return *m_sessions;
+}
+
+StreamStore &SessionServer::streams()
+{
+    Q_ASSERT(m_streams);
+    return *m_streams;
+}
+
+TokenService &SessionServer::tokens()
+{
+    Q_ASSERT(m_tokens);
+    return *m_tokens;
+}
+
+Database &SessionServer::database()
+{
+    Q_ASSERT(m_db);
+    return *m_db;
+}
+
+HttpRouter &SessionServer::router()
+{
+    Q_ASSERT(m_router);
+    return *m_router;
+}
+
+int SessionServer::connectionCount() const
+{
+    return m_router ? m_router->connectionCount() : 0;
+}
+
+int SessionServer::subscriberCount() const
+{
+    return m_channelRoutes ? m_channelRoutes->subscriberCount() : 0;
+}
+
+} // namespace sessionscope
