@@ -71,6 +71,16 @@ std::optional<QByteArray> find(QByteArrayView encoded, QByteArrayView name)
     return found;
 }
 
+qsizetype payloadSize(QByteArrayView encoded)
+{
+    qsizetype size = 0;
+    walk(encoded, [&size](QByteArrayView name, QByteArrayView value) {
+        size += name.size() + value.size();
+        return true;
+    });
+    return size;
+}
+
 qsizetype payloadSize(const QList<StreamHeader> &headers)
 {
     qsizetype size = 0;

@@ -48,6 +48,8 @@ namespace compactheaders {
 void append(QByteArray &out, const QList<StreamHeader> &headers);
 QList<StreamHeader> decode(QByteArrayView encoded);
 std::optional<QByteArray> find(QByteArrayView encoded, QByteArrayView name);
+// Names plus values of encoded headers, without the length prefixes.
+qsizetype payloadSize(QByteArrayView encoded);
 // The header bytes as S2 meters them: names plus values.
 qsizetype payloadSize(const QList<StreamHeader> &headers);
 

@@ -100,9 +100,6 @@ private:
     }
 
     QList<Row> m_rows;
-
-protected:
-    QList<Row> &mutableRows() { return m_rows; }
 };
 
 } // namespace sessionscope

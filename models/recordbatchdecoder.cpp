@@ -243,6 +243,18 @@ void RecordBatchDecoder::store(Channel channel, const StreamRecord &record, cons
     QByteArray summaryBytes = summary.toUtf8();
     if (summaryBytes.size() > std::numeric_limits<quint16>::max())
         summaryBytes.truncate(std::numeric_limits<quint16>::max());
+    constexpr qint64 MaxBatchBytes = std::numeric_limits<quint32>::max();
+    if (m_batch.bytes.size() + record.body.size() + compactheaders::payloadSize(record.headers)
+            + 8 * record.headers.size() + summaryBytes.size() > MaxBatchBytes) {
+        m_errors.append(Error::make(
+            QStringLiteral("seq %1: the batch is full; the record is kept without its body").arg(record.seqNum),
+            record.seqNum));
+        StreamRecord bare = record;
+        bare.headers.clear();
+        bare.body.clear();
+        store(channel, bare, type, summary, true);
+        return;
+    }
 
     CompactRecord r;
     r.seq = record.seqNum;

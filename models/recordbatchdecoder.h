@@ -51,7 +51,8 @@ private:
 // S2 batches for raw bytes, each data record's body (for its chunk type and
 // summary), and the ConversationReducer. Records at or below the last seq of
 // their channel are dropped (a resume replays them), so seqs ascend per
-// channel in every batch.
+// channel in every batch. Take batches well before they hold 4 GiB: a record
+// that would not fit is kept without its body, and an error says so.
 class RecordBatchDecoder
 {
 public:
@@ -74,6 +75,7 @@ public:
     void addRecord(Channel channel, const StreamRecord &record);
 
     qsizetype pendingRecords() const { return m_batch.records.size(); }
+    qsizetype pendingBytes() const { return m_batch.bytes.size(); }
     RecordBatch takeBatch();
     ConversationUpdate takeConversationUpdate();
     // Undecodable events and bodies, server `event: error`s, torn events.

@@ -65,7 +65,8 @@ public:
 private:
     void afterInput()
     {
-        if (m_decoder.pendingRecords() >= m_options.maxBatchRecords)
+        if (m_decoder.pendingRecords() >= m_options.maxBatchRecords
+            || m_decoder.pendingBytes() >= m_options.maxBatchBytes)
             deliver();
         else if (!m_timer.isActive())
             m_timer.start();

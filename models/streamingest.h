@@ -21,9 +21,9 @@ class StreamRecordModel;
 // Keeps parsing off the UI thread: raw SSE bytes or framed records go to a
 // RecordBatchDecoder on a worker thread, which coalesces them and posts one
 // RecordBatch (and one ConversationUpdate) per flush interval, or sooner when
-// maxBatchRecords pile up. The attached models then insert each as one batch,
-// so at any record rate the UI thread sees a few dozen cheap insertions per
-// second.
+// maxBatchRecords or maxBatchBytes pile up. The attached models insert each
+// as one batch, so at any record rate the UI thread sees a few dozen cheap
+// insertions per second.
 //
 // The feed functions may be called from any thread (a subscription living on
 // its own thread can feed this directly); everything else belongs to the
@@ -37,6 +37,7 @@ public:
     {
         std::chrono::milliseconds flushInterval{33};
         int maxBatchRecords = 16384;
+        qsizetype maxBatchBytes = 32 * 1024 * 1024;
         RecordBatchDecoder::Options decoder;
     };
 

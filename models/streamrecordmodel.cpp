@@ -138,11 +138,8 @@ QVariant StreamRecordModel::roleData(const CompactRecord &r, int row, int role) 
         return int(r.kind);
     case TypeRole:
         return typeName(r);
-    case SizeRole: {
-        // Header bytes without the length prefixes of the encoding.
-        const qint64 headerCount = compactheaders::decode(headersView(row)).size();
-        return qint64(r.bodyLength) + qint64(r.headersLength) - 8 * headerCount;
-    }
+    case SizeRole:
+        return qint64(r.bodyLength) + qint64(compactheaders::payloadSize(headersView(row)));
     case SummaryRole:
         return QString::fromUtf8(summaryView(row));
     case BodyRole:

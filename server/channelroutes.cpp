@@ -247,9 +247,17 @@ void ChannelRoutes::append(const HttpExchange::Ptr &exchange, const AuthContext 
     // A message for a session whose run is gone starts a continuation run
     // first. Best effort, as in the webapp: the record is durable either way
     // and the next append retries.
-    if (auto ensured = m_ctx.sessions.ensureRun(*session, RunReason::Continuation); !ensured) {
-        qCWarning(lcChannels, "Could not ensure a run for %s: %s", qPrintable(session->friendlyId),
-                  qPrintable(ensured.error().message));
+    // The common case, a live current run, needs no write transaction.
+    bool runAlive = false;
+    if (!session->currentRunId.isEmpty()) {
+        const auto current = m_ctx.sessions.run(session->currentRunId);
+        runAlive = current && !current->isFinal();
+    }
+    if (!runAlive) {
+        if (auto ensured = m_ctx.sessions.ensureRun(*session, RunReason::Continuation); !ensured) {
+            qCWarning(lcChannels, "Could not ensure a run for %s: %s",
+                      qPrintable(session->friendlyId), qPrintable(ensured.error().message));
+        }
     }
 
     m_ctx.streams.append(

@@ -92,6 +92,9 @@ bool HttpRouter::handleRequest(const QHttpServerRequest &request, QTcpSocket *so
     auto it = m_connections.find(socket);
     if (it == m_connections.end()) {
         it = m_connections.insert(socket, Connection{});
+        // Small writes (an SSE event, an append's answer) go out at once
+        // instead of waiting on Nagle for the peer's delayed ACK.
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         connect(socket, &QObject::destroyed, this, [this, socket] { forget(socket); });
     }
     if (it->busy) {

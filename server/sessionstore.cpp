@@ -11,14 +11,17 @@ namespace sessionscope {
 
 namespace {
 
-const QString kSessionColumns = QStringLiteral(
-    "id, friendly_id, external_id, type, task_identifier, trigger_config, current_run_id, "
-    "current_run_version, tags, metadata, closed_at, closed_reason, expires_at, created_at, "
-    "updated_at");
+// Column lists spliced into the SQL at compile time, so each statement is one
+// constant string (it keys the prepared-statement cache on every call).
+#define SESSION_COLUMNS                                                                            \
+    "id, friendly_id, external_id, type, task_identifier, trigger_config, current_run_id, "        \
+    "current_run_version, tags, metadata, closed_at, closed_reason, expires_at, created_at, "      \
+    "updated_at"
+#define RUN_COLUMNS                                                                                \
+    "id, session_id, task_identifier, version, status, tags, payload, metadata, created_at, "      \
+    "updated_at, started_at, finished_at"
 
-const QString kRunColumns = QStringLiteral("id, session_id, task_identifier, version, status, "
-                                           "tags, payload, metadata, created_at, updated_at, "
-                                           "started_at, finished_at");
+const QString kSessionColumns = QStringLiteral(SESSION_COLUMNS);
 
 template <typename T> QVariant opt(const std::optional<T> &value)
 {
@@ -142,11 +145,9 @@ bool RunRow::isFinalStatus(QStringView status)
 
 SessionStore::SessionStore(Database &db) : m_db(db) {}
 
-Result<std::optional<SessionRow>> SessionStore::findSessionBy(const char *column, QStringView value)
+Result<std::optional<SessionRow>> SessionStore::findSessionBy(const QString &sql, QStringView value)
 {
-    auto q = m_db.run(QStringLiteral("SELECT %1 FROM sessions WHERE %2 = ?")
-                          .arg(kSessionColumns, QLatin1String(column)),
-                      {value.toString()});
+    auto q = m_db.run(sql, {value.toString()});
     if (!q)
         return q.error();
     std::optional<SessionRow> row;
@@ -164,25 +165,29 @@ Result<std::optional<SessionRow>> SessionStore::findSession(QStringView idOrExte
 
 Result<std::optional<SessionRow>> SessionStore::findSessionByFriendlyId(QStringView friendlyId)
 {
-    return findSessionBy("friendly_id", friendlyId);
+    return findSessionBy(
+        QStringLiteral("SELECT " SESSION_COLUMNS " FROM sessions WHERE friendly_id = ?"),
+        friendlyId);
 }
 
 Result<std::optional<SessionRow>> SessionStore::findSessionByExternalId(QStringView externalId)
 {
-    return findSessionBy("external_id", externalId);
+    return findSessionBy(
+        QStringLiteral("SELECT " SESSION_COLUMNS " FROM sessions WHERE external_id = ?"),
+        externalId);
 }
 
 Result<void> SessionStore::insertSession(const SessionRow &row)
 {
-    auto q = m_db.run(
-        QStringLiteral("INSERT INTO sessions(%1) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-            .arg(kSessionColumns),
-        {row.id, row.friendlyId, opt(row.externalId), row.type, row.taskIdentifier,
-         QString::fromUtf8(row.triggerConfig),
-         row.currentRunId.isEmpty() ? QVariant() : QVariant(row.currentRunId),
-         row.currentRunVersion, tagsText(row.tags),
-         row.metadata ? QVariant(QString::fromUtf8(*row.metadata)) : QVariant(), opt(row.closedAt),
-         opt(row.closedReason), opt(row.expiresAt), row.createdAt, row.updatedAt});
+    auto q = m_db.run(QStringLiteral("INSERT INTO sessions(" SESSION_COLUMNS
+                                     ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+                      {row.id, row.friendlyId, opt(row.externalId), row.type, row.taskIdentifier,
+                       QString::fromUtf8(row.triggerConfig),
+                       row.currentRunId.isEmpty() ? QVariant() : QVariant(row.currentRunId),
+                       row.currentRunVersion, tagsText(row.tags),
+                       row.metadata ? QVariant(QString::fromUtf8(*row.metadata)) : QVariant(),
+                       opt(row.closedAt), opt(row.closedReason), opt(row.expiresAt), row.createdAt,
+                       row.updatedAt});
     if (!q)
         return q.error();
     return {};
@@ -226,7 +231,7 @@ Result<bool> SessionStore::claimRun(const QString &sessionId, qint64 expectedVer
 Result<void> SessionStore::insertRun(const RunRow &row)
 {
     auto q = m_db.run(
-        QStringLiteral("INSERT INTO runs(%1) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)").arg(kRunColumns),
+        QStringLiteral("INSERT INTO runs(" RUN_COLUMNS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"),
         {row.id, row.sessionId, row.taskIdentifier, row.version, row.status, tagsText(row.tags),
          QString::fromUtf8(row.payload),
          row.metadata ? QVariant(QString::fromUtf8(*row.metadata)) : QVariant(), row.createdAt,
@@ -256,7 +261,7 @@ Result<void> SessionStore::updateRun(const RunRow &row)
 
 Result<std::optional<RunRow>> SessionStore::findRun(QStringView runId)
 {
-    auto q = m_db.run(QStringLiteral("SELECT %1 FROM runs WHERE id = ?").arg(kRunColumns),
+    auto q = m_db.run(QStringLiteral("SELECT " RUN_COLUMNS " FROM runs WHERE id = ?"),
                       {runId.toString()});
     if (!q)
         return q.error();
@@ -270,8 +275,8 @@ Result<std::optional<RunRow>> SessionStore::findRun(QStringView runId)
 Result<QList<RunRow>> SessionStore::runsForSession(const QString &sessionFriendlyId)
 {
     auto q = m_db.run(
-        QStringLiteral("SELECT %1 FROM runs WHERE session_id = ? ORDER BY created_at DESC, id DESC")
-            .arg(kRunColumns),
+        QStringLiteral("SELECT " RUN_COLUMNS
+                       " FROM runs WHERE session_id = ? ORDER BY created_at DESC, id DESC"),
         {sessionFriendlyId});
     if (!q)
         return q.error();

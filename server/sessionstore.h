@@ -145,7 +145,7 @@ public:
     Result<SessionPage> listSessions(const SessionListQuery &query, qint64 nowMs);
 
 private:
-    Result<std::optional<SessionRow>> findSessionBy(const char *column, QStringView value);
+    Result<std::optional<SessionRow>> findSessionBy(const QString &sql, QStringView value);
 
     Database &m_db;
 };

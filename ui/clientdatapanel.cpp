@@ -102,7 +102,7 @@ ClientDataPanel::ClientDataPanel(QWidget *parent) : QWidget(parent)
     m_versionsTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_versionsTable->horizontalHeader()->setStretchLastSection(true);
     m_versionsTable->setObjectName(QStringLiteral("versionsTable"));
-    m_versionsTable->setMinimumHeight(90);
+    m_versionsTable->setMinimumHeight(110);
     vlayout->addWidget(m_versionsTable);
     m_versionsNote = new QLabel(m_versionsBox);
     m_versionsNote->setWordWrap(true);

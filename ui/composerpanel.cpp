@@ -93,6 +93,7 @@ ComposerPanel::ComposerPanel(QWidget *parent) : QWidget(parent)
     m_sends->setColumnWidth(PartCol, fm.horizontalAdvance(QStringLiteral("0123456789abcdef0123")) + 16);
     m_sends->setColumnWidth(SeqCol, fm.horizontalAdvance(QStringLiteral(".in seq")) + 20);
     m_sends->setColumnWidth(StateCol, fm.horizontalAdvance(QStringLiteral("retrying (10)")) + 16);
+    m_sends->setMinimumHeight(120);
     layout->addWidget(m_sends, 1);
 
     m_note = new QLabel(this);

@@ -47,6 +47,8 @@ MainWindow::MainWindow(BackendConnection *backend, QWidget *parent)
     dock->setWidget(m_sessions);
     dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
+    // The sessions list is a navigator; the session itself gets the room.
+    resizeDocks({dock}, {440}, Qt::Horizontal);
 
     m_backendLabel->setTextFormat(Qt::RichText);
     statusBar()->addPermanentWidget(m_backendLabel);

@@ -152,7 +152,7 @@ void SessionView::wireModels()
     connect(m_ingest, &StreamIngest::recordBatchReady, this, &SessionView::onBatch);
     connect(m_ingest, &StreamIngest::errorsOccurred, this, [this](const QList<Error> &errors) {
         for (const Error &e : errors)
-            m_inspector->showError(e.seq >= 0 ? tr("seq %1: %2").arg(e.seq).arg(e.message) : e.message);
+            m_inspector->showError(e.message);
         if (!errors.isEmpty())
             Q_EMIT errorOccurred(m_sessionId, errors.last().message);
     });
@@ -228,8 +228,7 @@ void SessionView::startLive()
                 Q_EMIT errorOccurred(m_sessionId, status.detail);
         });
         connect(c, &StreamConnection::streamError, this, [this](const Error &error) {
-            m_inspector->showError(error.seq >= 0 ? tr("seq %1: %2").arg(error.seq).arg(error.message)
-                                                  : error.message);
+            m_inspector->showError(error.message);
             Q_EMIT errorOccurred(m_sessionId, error.message);
         });
     }

@@ -201,7 +201,7 @@ void StreamInspector::setModels(StreamRecordModel *records, ConversationModel *c
     m_filter->setSourceModel(records);
     m_transcript->setConversationModel(conversation);
     const QFontMetrics fm(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    const int widths[] = {8, 14, 5, 9, 22, 7};
+    const int widths[] = {7, 13, 8, 8, 20, 6};
     for (int c = 0; c < int(std::size(widths)); ++c)
         m_table->setColumnWidth(c, fm.horizontalAdvance(QLatin1Char('m')) * widths[c] + 12);
     updateCounts();

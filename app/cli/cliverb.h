@@ -12,6 +12,7 @@ enum ExitStatus : int {
     ExitOk = 0,
     ExitInputErrors = 1, // the input (or the server) had errors; see stderr
     ExitUsage = 2,
+    ExitNetwork = 3, // remote verbs: the server could not be reached
 };
 
 // One verb of sessionscope-cli. `run` gets the arguments after the verb name.

@@ -25,8 +25,9 @@ const char DecodeHelp[] =
     "\n"
     "Exit status: 0 all decoded, 1 some event or record failed, 2 usage error.\n";
 
-// Writes the record's line; returns the error its body had, if any.
-std::optional<Error> writeRecord(JsonLineWriter &out, const StreamRecord &record)
+} // namespace
+
+std::optional<Error> writeRecordLine(JsonLineWriter &out, const StreamRecord &record)
 {
     std::optional<Error> error;
     out.field("seq", record.seqNum)
@@ -59,8 +60,6 @@ std::optional<Error> writeRecord(JsonLineWriter &out, const StreamRecord &record
     return error;
 }
 
-} // namespace
-
 int runDecodeCommand(const QStringList &args)
 {
     CaptureArgs parsed;
@@ -78,7 +77,7 @@ int runDecodeCommand(const QStringList &args)
     };
     const auto onEvent = [&](S2Event &event) {
         for (const StreamRecord &record : std::as_const(event.records)) {
-            if (const auto error = writeRecord(out, record))
+            if (const auto error = writeRecordLine(out, record))
                 onError(*error);
         }
         if (event.type == S2Event::Type::Other) {

@@ -3,6 +3,11 @@
 
 #include "app/cli/cliverb.h"
 #include "app/cli/decodecommand.h"
+#include "app/cli/deploycommand.h"
+#include "app/cli/sessioncommand.h"
+#include "app/cli/profilescommand.h"
+#include "app/cli/sessionscommand.h"
+#include "app/cli/tailcommand.h"
 #include "app/cli/transcriptcommand.h"
 
 #include <QCoreApplication>
@@ -18,6 +23,20 @@ const CliVerb Verbs[] = {
     {"decode", "decode FILE|-", "print one JSON line per record of an SSE capture", runDecodeCommand},
     {"transcript", "transcript [--channel in|out] FILE|-",
      "print the conversation an SSE capture holds as one JSON object", runTranscriptCommand},
+    {"session", "session create --task TASK [OPTIONS]", "create a chat.agent session on a server", runSessionCommand},
+    {"send", "send SESSION TEXT [--client-data JSON]", "send a message, follow .out to its turn-complete",
+     runSendCommand},
+    {"runs", "runs SESSION", "print a session's run history and upgrade audit", runRunsCommand},
+    {"sessions", "sessions list|get|create|close ...", "list, show, create or close sessions on any backend",
+     runSessionsCommand},
+    {"tail", "tail SESSION [--from SEQ] [--raw|--transcript]", "follow a session's .out, resuming on every drop",
+     runTailCommand},
+    {"stop", "stop SESSION [--message TEXT]", "send a stop to a session's .in", runStopCommand},
+    {"profiles", "profiles list|add|set-key|default|remove", "manage the named backends --profile picks from",
+     runProfilesCommand},
+    {"deploy", "deploy --task TASK (--next|--file FILE)", "deploy an agent version on sessionscope-server",
+     runDeployCommand},
+    {"deployments", "deployments [--task TASK]", "list the deployed agent versions", runDeploymentsCommand},
 };
 
 void printHelp(std::FILE *to)
@@ -32,7 +51,8 @@ void printHelp(std::FILE *to)
         std::fprintf(to, "  %-40s %s\n", verb.synopsis, verb.summary);
     std::fputs("\n"
                "Run 'sessionscope-cli VERB --help' for a verb's options.\n"
-               "Exit status: 0 success, 1 the input or the server had errors, 2 usage error.\n",
+               "Exit status: 0 success, 1 the input or the server had errors, 2 usage error,\n"
+               "3 the server could not be reached.\n",
                to);
 }
 

@@ -65,6 +65,31 @@ ojson messageJson(const UIMessage &message)
 
 } // namespace
 
+std::string transcriptText(const ConversationReducer &reducer, qint64 lastSeq, qint64 records, qint64 commands)
+{
+    ojson controls = ojson::array();
+    for (const TimelineEntry &entry : reducer.timeline()) {
+        if (entry.kind != TimelineEntry::Kind::TurnComplete &&
+            entry.kind != TimelineEntry::Kind::UpgradeRequired && entry.kind != TimelineEntry::Kind::Control)
+            continue;
+        controls.push_back({{"seq", entry.seq},
+                            {"subtype", utf8(entry.subtype)},
+                            {"sessionInEventId", entry.sessionInEventId ? ojson(utf8(*entry.sessionInEventId))
+                                                                        : ojson(nullptr)}});
+    }
+    ojson messages = ojson::array();
+    for (const UIMessage &message : reducer.messages())
+        messages.push_back(messageJson(message));
+
+    const ojson transcript = {{"lastSeq", lastSeq >= 0 ? ojson(lastSeq) : ojson(nullptr)},
+                              {"records", records},
+                              {"commands", commands},
+                              {"controls", std::move(controls)},
+                              {"messages", std::move(messages)}};
+    // The same layout as the fixtures' .expect.json files, so they diff cleanly.
+    return transcript.dump(1, ' ', false, ojson::error_handler_t::replace);
+}
+
 int runTranscriptCommand(const QStringList &args)
 {
     CaptureArgs parsed;
@@ -109,28 +134,7 @@ int runTranscriptCommand(const QStringList &args)
     if (const auto result = reader.run(onEvent, onError); !result)
         onError(result.error());
 
-    ojson controls = ojson::array();
-    for (const TimelineEntry &entry : reducer.timeline()) {
-        if (entry.kind != TimelineEntry::Kind::TurnComplete &&
-            entry.kind != TimelineEntry::Kind::UpgradeRequired && entry.kind != TimelineEntry::Kind::Control)
-            continue;
-        controls.push_back({{"seq", entry.seq},
-                            {"subtype", utf8(entry.subtype)},
-                            {"sessionInEventId", entry.sessionInEventId ? ojson(utf8(*entry.sessionInEventId))
-                                                                        : ojson(nullptr)}});
-    }
-    ojson messages = ojson::array();
-    for (const UIMessage &message : reducer.messages())
-        messages.push_back(messageJson(message));
-
-    const qint64 lastSeq = reader.decoder().lastSeq();
-    const ojson transcript = {{"lastSeq", lastSeq >= 0 ? ojson(lastSeq) : ojson(nullptr)},
-                              {"records", reader.decoder().recordCount()},
-                              {"commands", commands},
-                              {"controls", std::move(controls)},
-                              {"messages", std::move(messages)}};
-    // The same layout as the fixtures' .expect.json files, so they diff cleanly.
-    const std::string text = transcript.dump(1, ' ', false, ojson::error_handler_t::replace);
+    const std::string text = transcriptText(reducer, reader.decoder().lastSeq(), reader.decoder().recordCount(), commands);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);
     return failed ? ExitInputErrors : ExitOk;

@@ -7,6 +7,7 @@
 #include "ui/backendconnection.h"
 #include "ui/clientdatapanel.h"
 #include "ui/composerpanel.h"
+#include "ui/runhistoryview.h"
 #include "ui/mainwindow.h"
 #include "ui/sessionview.h"
 #include "ui/streaminspector.h"
@@ -40,7 +41,7 @@ private Q_SLOTS:
     void stopMidStream();
 
 private:
-    SessionView *createSession(const QString &externalId);
+    SessionView *createSession(const QString &externalId, const QString &protocolVersion);
     static int rowsOfType(StreamRecordModel *model, const QString &type);
 
     QTemporaryDir m_dir;
@@ -51,6 +52,7 @@ private:
 void TestUpgradeFlow::initTestCase()
 {
     QVERIFY(m_dir.isValid());
+    qRegisterMetaType<SessionView *>();
     QCoreApplication::setOrganizationName(QStringLiteral("sessionscope-tests"));
     QCoreApplication::setApplicationName(QStringLiteral("tst_upgradeflow"));
     QSettings().clear();
@@ -74,7 +76,7 @@ void TestUpgradeFlow::cleanupTestCase()
     delete m_backend;
 }
 
-SessionView *TestUpgradeFlow::createSession(const QString &externalId)
+SessionView *TestUpgradeFlow::createSession(const QString &externalId, const QString &protocolVersion)
 {
     CreateSessionRequest request;
     request.taskIdentifier = QStringLiteral("chat-agent");
@@ -83,7 +85,7 @@ SessionView *TestUpgradeFlow::createSession(const QString &externalId)
         {QStringLiteral("chatId"), externalId},
         {QStringLiteral("trigger"), QStringLiteral("preload")},
         {QStringLiteral("metadata"), QJsonObject{{QStringLiteral("userId"), QStringLiteral("dev")},
-                                                 {QStringLiteral("protocolVersion"), QStringLiteral("v1")}}}};
+                                                 {QStringLiteral("protocolVersion"), protocolVersion}}}};
     QSignalSpy opened(m_window, &MainWindow::sessionOpened);
     m_window->createSession(request);
     if (!opened.wait(10000))
@@ -101,7 +103,7 @@ int TestUpgradeFlow::rowsOfType(StreamRecordModel *model, const QString &type)
 
 void TestUpgradeFlow::upgradeWalkThrough()
 {
-    SessionView *view = createSession(QStringLiteral("e2e-upgrade"));
+    SessionView *view = createSession(QStringLiteral("e2e-upgrade"), QStringLiteral("v1"));
     QVERIFY(view);
     QCOMPARE(m_window->currentSessionView(), view);
 
@@ -178,8 +180,13 @@ void TestUpgradeFlow::upgradeWalkThrough()
 
 void TestUpgradeFlow::stopMidStream()
 {
-    SessionView *view = createSession(QStringLiteral("e2e-stop"));
+    // The next version is the latest by now: new runs start on it and take v2.
+    SessionView *view = createSession(QStringLiteral("e2e-stop"), QStringLiteral("v2"));
     QVERIFY(view);
+    QTRY_VERIFY_WITH_TIMEOUT(view->clientDataPanel()->clientData().ok()
+                                 && view->clientDataPanel()->clientData()->toObject().value(QStringLiteral("protocolVersion"))
+                                        == QStringLiteral("v2"),
+                             5000);
     QString words;
     for (int i = 0; i < 120; ++i)
         words += QStringLiteral("word%1 ").arg(i);

@@ -16,7 +16,6 @@ namespace {
 
 QList<StreamRecord> fixtureRecords()
 {
-    RecordBatchDecoder decoder(RecordBatchDecoder::Options{false, 160});
     S2BatchDecoder s2;
     QList<StreamRecord> out;
     for (const SseEvent &event : parseWhole(readFixture(QStringLiteral("two-turns.sse"))))
@@ -271,7 +270,6 @@ private Q_SLOTS:
         QCOMPARE(reset.size(), 1);
         QCOMPARE(model.rowCount(), 0);
         // After a clear a fresh reducer fits again.
-        ConversationReducer fresh;
         Feeder again{{}, &model};
         again.applyAll(fixtureRecords());
         QCOMPARE(model.rowCount(), 4);

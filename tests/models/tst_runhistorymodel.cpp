@@ -2,7 +2,7 @@
 #include "net/observedhistory.h"
 #include "net/sessionsclient.h"
 
-#include "awaitresult.h"
+#include "serversupport.h"
 #include "testserverprocess.h"
 
 #include <QAbstractItemModelTester>
@@ -11,9 +11,9 @@
 #include <QSortFilterProxyModel>
 #include <QTemporaryDir>
 #include <QTest>
-#include <QUuid>
 
 using namespace sessionscope;
+using namespace sessionscope::testing;
 
 namespace {
 
@@ -163,18 +163,14 @@ private Q_SLOTS:
         QVERIFY2(m_server.start({QStringLiteral("--run-version"), QStringLiteral("20261121.1")}),
                  qPrintable(m_server.errorString()));
         SessionsClient client(m_server.profile());
-        CreateSessionRequest request;
-        request.externalId = QStringLiteral("runs-%1").arg(QUuid::createUuid().toString(QUuid::Id128).left(12));
-        request.taskIdentifier = QStringLiteral("models-tests");
-        request.basePayload = QJsonObject{{QStringLiteral("chatId"), request.externalId},
-                                          {QStringLiteral("trigger"), QStringLiteral("preload")}};
-        auto created = awaitResult<CreatedSession>([&](auto done) { client.createSession(request, nullptr, done); });
+        const QString chat = uniqueChatId(QStringLiteral("runs"));
+        auto created = createTestSession(client, chat);
         QVERIFY2(created.ok(), describe(created).constData());
 
         RunHistoryModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Fatal);
         QSignalSpy failed(&model, &RunHistoryModel::loadFailed);
-        model.load(&client, request.externalId);
+        model.load(&client, chat);
         QTRY_COMPARE_WITH_TIMEOUT(model.rowCount(), 1, 10000);
         QVERIFY(!model.isObserved());
         QCOMPARE(model.index(0, RunHistoryModel::RunIdColumn).data().toString(), created->runId);

@@ -112,6 +112,27 @@ private Q_SLOTS:
         QCOMPARE(inserted.size(), 6);
     }
 
+    void bigRecordsGoInByteCappedBatches()
+    {
+        StreamIngest::Options options;
+        options.flushInterval = std::chrono::seconds(30);
+        options.maxBatchBytes = 100'000;
+        StreamRecordModel records;
+        StreamIngest ingest(options);
+        ingest.setRecordModel(&records);
+        QSignalSpy batches(&ingest, &StreamIngest::recordBatchReady);
+        const QString text(30'000, QLatin1Char('x'));
+        for (int i = 0; i < 10; ++i)
+            ingest.feedRecords(Channel::Out, {textDelta(i, text)});
+        // Every fourth record fills a batch past 100 kB: two batches without a flush.
+        QTRY_COMPARE_WITH_TIMEOUT(records.rowCount(), 8, 20000);
+        QCOMPARE(batches.size(), 2);
+        for (const auto &args : batches)
+            QVERIFY(args[0].value<RecordBatch>().bytes.size() >= 100'000);
+        QVERIFY(flushAndWait(ingest));
+        QCOMPARE(records.rowCount(), 10);
+    }
+
     void resetDropsWhatWasInFlight()
     {
         StreamRecordModel records;

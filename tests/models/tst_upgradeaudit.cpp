@@ -8,8 +8,8 @@
 #include "net/sessionoutsubscription.h"
 #include "net/sessionsclient.h"
 
-#include "awaitresult.h"
 #include "modeltestsupport.h"
+#include "serversupport.h"
 #include "testserverprocess.h"
 #include "teststreamwriter.h"
 
@@ -235,17 +235,11 @@ private Q_SLOTS:
                  qPrintable(m_server.errorString()));
         SessionsClient client(m_server.profile());
         TestStreamWriter writer(m_server.profile());
-        const QString chat = QStringLiteral("audit-%1").arg(QUuid::createUuid().toString(QUuid::Id128).left(12));
+        const QString chat = uniqueChatId(QStringLiteral("audit"));
         const QJsonObject v1{{QStringLiteral("appVersion"), QStringLiteral("1")}};
         const QJsonObject v2{{QStringLiteral("appVersion"), QStringLiteral("2")}};
 
-        CreateSessionRequest request;
-        request.externalId = chat;
-        request.taskIdentifier = QStringLiteral("models-tests");
-        request.basePayload = QJsonObject{{QStringLiteral("chatId"), chat},
-                                          {QStringLiteral("trigger"), QStringLiteral("preload")},
-                                          {QStringLiteral("metadata"), v1}};
-        auto created = awaitResult<CreatedSession>([&](auto done) { client.createSession(request, nullptr, done); });
+        auto created = createTestSession(client, chat, v1);
         QVERIFY2(created.ok(), describe(created).constData());
         const QString session = created->session.id;
 

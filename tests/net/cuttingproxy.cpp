@@ -26,9 +26,11 @@ QString CuttingProxy::url() const
     return QStringLiteral("http://127.0.0.1:%1").arg(port());
 }
 
-void CuttingProxy::planFaults(int count, qint64 minBytes, qint64 maxBytes, QList<Fault> kinds)
+void CuttingProxy::planFaults(int count, qint64 minBytes, qint64 maxBytes, QList<Fault> kinds,
+                              double passEventChance)
 {
-    m_faultsLeft = count;
+    m_passEventChance = passEventChance;
+    m_faultsPlanned = m_faultsDone + count;
     m_minBytes = qMax<qint64>(0, minBytes);
     m_maxBytes = qMax(m_minBytes, maxBytes);
     m_kinds = kinds.isEmpty() ? QList<Fault>{Fault::Cut} : kinds;
@@ -44,12 +46,14 @@ void CuttingProxy::onNewConnection()
         if (m_dropAnswers > 0) {
             --m_dropAnswers;
             pipe->dropAnswer = true;
-        } else if (m_faultsLeft > 0) {
-            --m_faultsLeft;
+        } else if (m_faultsDone < m_faultsPlanned) {
             std::uniform_int_distribution<qint64> bytes(m_minBytes, m_maxBytes);
             std::uniform_int_distribution<int> kind(0, int(m_kinds.size()) - 1);
             pipe->breakAt = bytes(m_random);
             pipe->fault = m_kinds.at(kind(m_random));
+            std::bernoulli_distribution pass(m_passEventChance);
+            while (pipe->eventsToPass < 1000 && pass(m_random))
+                ++pipe->eventsToPass;
         }
         m_pipes.append(pipe);
 
@@ -96,8 +100,28 @@ void CuttingProxy::forwardDown(Pipe *pipe)
         return;
     }
     QByteArray bytes = pipe->upstream->readAll();
-    if (pipe->breakAt >= 0 && pipe->downBytes + bytes.size() >= pipe->breakAt) {
-        bytes.truncate(pipe->breakAt - pipe->downBytes);
+    if (pipe->breakAt >= 0 && pipe->eventsToPass > 0) {
+        // Forward up to and including the end of the events to pass.
+        qsizetype i = 0;
+        for (; i < bytes.size() && pipe->eventsToPass > 0; ++i) {
+            if (bytes[i] == '\n' && pipe->lastByte == '\n')
+                --pipe->eventsToPass;
+            pipe->lastByte = bytes[i];
+        }
+        if (pipe->eventsToPass > 0 || i == bytes.size()) {
+            pipe->downBytes += bytes.size();
+            pipe->client->write(bytes);
+            pipe->countFrom = pipe->downBytes;
+            return;
+        }
+        pipe->client->write(bytes.left(i));
+        pipe->downBytes += i;
+        pipe->countFrom = pipe->downBytes;
+        bytes = bytes.mid(i);
+    }
+    const qint64 breakAt = pipe->breakAt + pipe->countFrom;
+    if (pipe->breakAt >= 0 && pipe->downBytes + bytes.size() >= breakAt && m_faultsDone < m_faultsPlanned) {
+        bytes.truncate(breakAt - pipe->downBytes);
         pipe->client->write(bytes);
         pipe->downBytes += bytes.size();
         ++m_faultsDone;

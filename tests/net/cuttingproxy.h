@@ -30,9 +30,17 @@ public:
     QString url() const;
     void setTargetPort(quint16 port) { m_targetPort = port; }
 
-    // The next `count` connections each break after a random number of
-    // server bytes in [minBytes, maxBytes]; later ones pass untouched.
-    void planFaults(int count, qint64 minBytes, qint64 maxBytes, QList<Fault> kinds = {Fault::Cut, Fault::Reset});
+    // New connections each break after a random number of server bytes in
+    // [minBytes, maxBytes] until `count` faults have happened (a connection
+    // that ends on its own before its break point does not count); later
+    // ones pass untouched.
+    //
+    // With passEventChance > 0 the count starts only after a random number
+    // of whole SSE events (each passed with that chance, so a connection
+    // gets past k events with chance p^k): a stream of big catch-up batches
+    // makes progress at a known rate however the batches are sized.
+    void planFaults(int count, qint64 minBytes, qint64 maxBytes, QList<Fault> kinds = {Fault::Cut, Fault::Reset},
+                    double passEventChance = 0);
     // Drop the server's answer: forward the request, then close the client
     // connection as soon as the server starts answering (a lost response).
     void dropNextAnswers(int count) { m_dropAnswers = count; }
@@ -42,7 +50,7 @@ public:
     void refusePaths(const QRegularExpression &pattern) { m_refused = pattern; }
 
     int faultsDone() const { return m_faultsDone; }
-    int faultsPlanned() const { return m_faultsLeft; }
+    int faultsPlanned() const { return m_faultsPlanned; }
     int connections() const { return m_connections; }
     int answersDropped() const { return m_answersDropped; }
     void seed(quint32 seed) { m_random.seed(seed); }
@@ -55,6 +63,9 @@ private:
         QByteArray pendingUp; // client bytes that arrived before upstream connected
         qint64 downBytes = 0;
         qint64 breakAt = -1; // -1: never
+        int eventsToPass = 0;  // whole SSE events before counting starts
+        qint64 countFrom = 0;  // downBytes where counting started
+        char lastByte = 0;     // to see "\n\n" split across reads
         Fault fault = Fault::Cut;
         bool dropAnswer = false;
         bool frozen = false;
@@ -70,10 +81,11 @@ private:
     quint16 m_targetPort;
     QList<Pipe *> m_pipes;
     std::mt19937 m_random{12345};
-    int m_faultsLeft = 0;
+    int m_faultsPlanned = 0;
     qint64 m_minBytes = 0;
     qint64 m_maxBytes = 0;
     QList<Fault> m_kinds;
+    double m_passEventChance = 0;
     int m_faultsDone = 0;
     int m_connections = 0;
     int m_dropAnswers = 0;

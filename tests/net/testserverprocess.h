@@ -40,11 +40,11 @@ public:
     // An embedded profile pointing at this server, secret key filled in.
     ConnectionProfile profile() const;
 
-private:
     // On tmpfs where there is one: the server fsyncs every commit, which
-    // is what it should do but makes writing 50,000 records slow on disk.
+    // is what it should do but makes writing many records slow on disk.
     static QString dataDirTemplate();
 
+private:
     QString m_binary;
     QString m_key = QStringLiteral("tr_dev_sessionscope_client_tests_0123456789");
     QTemporaryDir m_dataDir{dataDirTemplate()};

@@ -44,24 +44,27 @@ Result<qint64> TestStreamWriter::append(const QString &session, const QByteArray
     return send(std::move(r));
 }
 
+Result<qint64> TestStreamWriter::appendRecord(const QString &session, const QList<StreamHeader> &headers,
+                                              const QByteArray &body)
+{
+    QJsonArray list;
+    for (const auto &[name, value] : headers)
+        list.append(QJsonArray{QString::fromUtf8(name), QString::fromUtf8(value)});
+    HttpRequest r = request(session, Channel::Out);
+    r.body = body;
+    r.headers.append({"X-Record-Headers", QJsonDocument(list).toJson(QJsonDocument::Compact)});
+    return send(std::move(r));
+}
+
 Result<qint64> TestStreamWriter::appendControl(const QString &session, const QByteArray &subtype,
                                                const QList<StreamHeader> &extraHeaders)
 {
-    QJsonArray headers{QJsonArray{QStringLiteral("trigger-control"), QString::fromUtf8(subtype)}};
-    for (const auto &[name, value] : extraHeaders)
-        headers.append(QJsonArray{QString::fromUtf8(name), QString::fromUtf8(value)});
-    HttpRequest r = request(session, Channel::Out);
-    r.headers.append({"X-Record-Headers", QJsonDocument(headers).toJson(QJsonDocument::Compact)});
-    return send(std::move(r));
+    return appendRecord(session, QList<StreamHeader>{{"trigger-control", subtype}} + extraHeaders, {});
 }
 
 Result<qint64> TestStreamWriter::appendCommand(const QString &session, const QByteArray &op, const QByteArray &body)
 {
-    const QJsonArray headers{QJsonArray{QString(), QString::fromUtf8(op)}};
-    HttpRequest r = request(session, Channel::Out);
-    r.body = body;
-    r.headers.append({"X-Record-Headers", QJsonDocument(headers).toJson(QJsonDocument::Compact)});
-    return send(std::move(r));
+    return appendRecord(session, {{QByteArray(), op}}, body);
 }
 
 Result<void> TestStreamWriter::appendMany(const QString &session, int count, const QString &prefix, int parallel)

@@ -22,6 +22,8 @@ public:
     // Waits for the answer; the result is the record's seq.
     Result<qint64> append(const QString &session, const QByteArray &body, const QString &partId = {},
                           Channel channel = Channel::Out);
+    // A record exactly as given: headers and body stored as they are.
+    Result<qint64> appendRecord(const QString &session, const QList<StreamHeader> &headers, const QByteArray &body);
     Result<qint64> appendControl(const QString &session, const QByteArray &subtype,
                                  const QList<StreamHeader> &extraHeaders = {});
     Result<qint64> appendCommand(const QString &session, const QByteArray &op, const QByteArray &body = {});

@@ -4,6 +4,7 @@
 #include "net/sessionsclient.h"
 
 #include "awaitresult.h"
+#include "testsessions.h"
 #include "cuttingproxy.h"
 #include "testserverprocess.h"
 #include "teststreamwriter.h"
@@ -11,7 +12,6 @@
 #include <QSignalSpy>
 #include <QTest>
 #include <QTimer>
-#include <QUuid>
 
 using namespace sessionscope;
 
@@ -33,15 +33,9 @@ class TestInAppender : public QObject
 
     TestServerProcess m_server;
 
-    Result<CreatedSession> newSession(const ConnectionProfile &profile)
+    static Result<CreatedSession> newSession(const ConnectionProfile &profile)
     {
-        SessionsClient client(profile);
-        CreateSessionRequest r;
-        r.externalId = QStringLiteral("in-%1").arg(QUuid::createUuid().toString(QUuid::Id128).left(12));
-        r.taskIdentifier = QStringLiteral("ai-chat");
-        r.basePayload = QJsonObject{{QStringLiteral("chatId"), r.externalId},
-                                    {QStringLiteral("trigger"), QStringLiteral("preload")}};
-        return awaitResult<CreatedSession>([&](auto done) { client.createSession(r, nullptr, done); });
+        return createChatSession(profile, uniqueName("in"));
     }
 
     // The `.in` records of a session, read with a real subscription.

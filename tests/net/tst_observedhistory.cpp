@@ -4,6 +4,7 @@
 #include "net/tokenmanager.h"
 
 #include "awaitresult.h"
+#include "testsessions.h"
 #include "testserverprocess.h"
 #include "teststreamwriter.h"
 
@@ -11,7 +12,6 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
-#include <QUuid>
 
 using namespace sessionscope;
 
@@ -72,11 +72,7 @@ private Q_SLOTS:
         // The "agent": another client whose calls this console does not see.
         SessionsClient agent(m_server.profile());
 
-        CreateSessionRequest request;
-        request.externalId = QStringLiteral("hist-%1").arg(QUuid::createUuid().toString(QUuid::Id128).left(12));
-        request.taskIdentifier = QStringLiteral("ai-chat");
-        request.basePayload = QJsonObject{{QStringLiteral("chatId"), request.externalId},
-                                          {QStringLiteral("trigger"), QStringLiteral("preload")}};
+        const CreateSessionRequest request = chatSessionRequest(uniqueName("hist"));
         auto created = awaitResult<CreatedSession>([&](auto done) { client.createSession(request, nullptr, done); });
         QVERIFY2(created.ok(), describe(created).constData());
         m_session = created->session.id;

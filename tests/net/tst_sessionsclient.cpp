@@ -1,6 +1,7 @@
 #include "net/sessionsclient.h"
 
 #include "awaitresult.h"
+#include "testsessions.h"
 #include "cuttingproxy.h"
 #include "testserverprocess.h"
 
@@ -10,7 +11,6 @@
 #include <QSet>
 #include <QSignalSpy>
 #include <QTest>
-#include <QUuid>
 
 using namespace sessionscope;
 
@@ -25,19 +25,10 @@ void captureMessages(QtMsgType, const QMessageLogContext &, const QString &messa
     g_log.append(message);
 }
 
-QString uniqueName(const char *prefix)
-{
-    return QStringLiteral("%1-%2").arg(QLatin1String(prefix), QUuid::createUuid().toString(QUuid::Id128).left(12));
-}
-
 CreateSessionRequest chatRequest(const QString &externalId, const QStringList &tags = {})
 {
-    CreateSessionRequest r;
-    r.externalId = externalId;
-    r.taskIdentifier = QStringLiteral("ai-chat");
-    r.basePayload = QJsonObject{{QStringLiteral("chatId"), externalId},
-                                {QStringLiteral("trigger"), QStringLiteral("preload")},
-                                {QStringLiteral("metadata"), QJsonObject{{QStringLiteral("userId"), QStringLiteral("u1")}}}};
+    CreateSessionRequest r = chatSessionRequest(externalId);
+    r.basePayload.insert(QStringLiteral("metadata"), QJsonObject{{QStringLiteral("userId"), QStringLiteral("u1")}});
     r.tags = tags;
     return r;
 }

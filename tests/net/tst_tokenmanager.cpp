@@ -3,12 +3,12 @@
 #include "net/tokenmanager.h"
 
 #include "awaitresult.h"
+#include "testsessions.h"
 #include "testserverprocess.h"
 #include "teststreamwriter.h"
 
 #include <QSignalSpy>
 #include <QTest>
-#include <QUuid>
 
 using namespace sessionscope;
 
@@ -18,15 +18,9 @@ class TestTokenManager : public QObject
 
     TestServerProcess m_server;
 
-    Result<CreatedSession> create(const ConnectionProfile &profile, const QString &externalId)
+    static Result<CreatedSession> create(const ConnectionProfile &profile, const QString &externalId)
     {
-        SessionsClient client(profile);
-        CreateSessionRequest r;
-        r.externalId = externalId;
-        r.taskIdentifier = QStringLiteral("ai-chat");
-        r.basePayload = QJsonObject{{QStringLiteral("chatId"), externalId},
-                                    {QStringLiteral("trigger"), QStringLiteral("preload")}};
-        return awaitResult<CreatedSession>([&](auto done) { client.createSession(r, nullptr, done); });
+        return createChatSession(profile, externalId);
     }
 
     // An unsigned stand-in shaped like the server's tokens (claims are
@@ -41,10 +35,7 @@ class TestTokenManager : public QObject
         return QString::fromLatin1(enc(R"({"alg":"HS256","typ":"JWT"})") + '.' + enc(payload) + ".sig");
     }
 
-    static QString uniqueId()
-    {
-        return QStringLiteral("tok-%1").arg(QUuid::createUuid().toString(QUuid::Id128).left(12));
-    }
+    static QString uniqueId() { return uniqueName("tok"); }
 
 private Q_SLOTS:
     void initTestCase()

@@ -35,6 +35,9 @@ public:
     SseTestClient(QUrl base, QByteArray path, QList<TestHeader> headers, QObject *parent = nullptr);
     ~SseTestClient() override;
 
+    // Seq numbers and the tail only, read off the batch text without a JSON
+    // parse (for tests that open a thousand streams under ASan).
+    void setSeqOnly(bool seqOnly) { m_seqOnly = seqOnly; }
     void open();
     void close(); // the client goes away (abort)
     bool waitFor(const std::function<bool()> &condition, int timeoutMs = 15000);
@@ -76,6 +79,7 @@ private:
     QByteArray m_raw;       // undecoded bytes
     QByteArray m_body;      // dechunked
     qsizetype m_parsed = 0; // bytes of m_body already split into events
+    bool m_seqOnly = false;
     bool m_headDone = false;
     bool m_chunked = false;
     bool m_ended = false;

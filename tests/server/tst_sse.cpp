@@ -147,7 +147,11 @@ void TstSse::resumeFromEveryLastEventId()
         QList<TestHeader> headers;
         if (last >= 0)
             headers.append({"Last-Event-ID", QByteArray::number(last)});
-        auto sub = subscribe("chat-resume", "out", headers);
+        auto sub = std::make_unique<SseTestClient>(
+            m_server->base(), "/realtime/v1/sessions/chat-resume/out",
+            headers + QList<TestHeader>{{"Authorization", secretAuth()}});
+        sub->setSeqOnly(true);
+        sub->open();
         QVERIFY(sub->waitFor(
             [&] { return sub->lastTailSeq() == 1000 && sub->records().size() >= 999 - last; },
             10000));
