@@ -436,6 +436,18 @@ void StreamRecordModel::setMaxRecords(qsizetype maxRecords)
         endRemoveRows();
         Q_EMIT recordsEvicted(evict);
     }
+    // A lower cap gives back the index grown for the old one.
+    if (m_records.capacity() > size_t(m_maxRecords)) {
+        m_records.erase(m_records.begin(), m_records.begin() + m_head);
+        m_head = 0;
+        m_records.shrink_to_fit();
+        for (int c = 0; c < 2; ++c) {
+            std::vector<qint64> &ordinals = m_channelOrdinals[c];
+            ordinals.erase(ordinals.begin(), ordinals.begin() + m_channelHead[c]);
+            m_channelHead[c] = 0;
+            ordinals.shrink_to_fit();
+        }
+    }
 }
 
 void StreamRecordModel::setMaxStoredBytes(qint64 maxBytes)

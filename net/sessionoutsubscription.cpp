@@ -364,7 +364,7 @@ void SessionOutSubscription::onFinished()
         return;
     }
     if (status == 0) {
-        Error e = Error::make(QStringLiteral("Cannot reach %1: %2")
+        Error e = Error::make(QStringLiteral("No answer from %1: %2")
                                   .arg(redactUrl(m_profile.endpoint(m_options.channel == Channel::Out
                                                                         ? EndpointFamily::Out
                                                                         : EndpointFamily::In)),

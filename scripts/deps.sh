@@ -11,9 +11,20 @@ SESSIONSCOPE_PACKAGES=(
 )
 
 sessionscope_install_deps() {
+  # An entry is a Debian package name, or COMMAND=PACKAGE for tools that may
+  # come from elsewhere (node and npm often do): then the package is only
+  # installed when the command is missing.
   local missing=()
-  local pkg
-  for pkg in "${SESSIONSCOPE_PACKAGES[@]}" "$@"; do
+  local entry pkg
+  for entry in "${SESSIONSCOPE_PACKAGES[@]}" "$@"; do
+    if [[ "$entry" == *=* ]]; then
+      pkg=${entry#*=}
+      if command -v "${entry%%=*}" >/dev/null 2>&1; then
+        continue
+      fi
+    else
+      pkg=$entry
+    fi
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
       missing+=("$pkg")
     fi

@@ -2,7 +2,9 @@
 
 #include "app/cli/cliverb.h"
 #include "app/cli/jsonlinewriter.h"
+#include "app/cli/remoteoptions.h"
 #include "app/cli/serverargs.h"
+#include "app/cli/tableprinter.h"
 #include "net/resttransport.h"
 
 #include <QFile>
@@ -33,24 +35,26 @@ const char DeployHelp[] =
     "                         \"tool\": {\"name\", \"input\", \"output\", \"needsApproval\"}},\n"
     "                         \"idleTimeoutInSeconds\": 30, \"upgradeFrom\": \"turn-start\"|\"in-run\"}\n"
     "  --label LABEL         the version label (default: the next YYYYMMDD.N)\n"
+    "\n"
     "%1"
     "\n"
     "Prints the deployed version as one JSON line.\n"
-    "Exit status: 0 deployed, 1 the server refused it, 2 usage error.\n";
+    "Exit status: 0 deployed, 1 the server refused it, 2 usage error, 3 unreachable.\n";
 
 const char DeploymentsHelp[] =
     "Usage: sessionscope-cli deployments [--task TASK]\n"
     "\n"
     "Lists the deployed agent versions (GET /api/v1/deployments), one JSON line\n"
     "each, oldest first; the latest of each task has \"isLatest\":true.\n"
+    "\n"
     "%1"
     "\n"
-    "Exit status: 0 listed, 1 the server refused, 2 usage error.\n";
+    "Exit status: 0 listed, 1 the server refused, 2 usage error, 3 unreachable.\n";
 
 // Sends one request and returns the JSON object of a 2xx answer, or prints
 // the server's error as a JSON line on stderr.
-std::optional<QJsonObject> call(const ServerArgs &server, QByteArray verb, const QueryItems &query,
-                                const QByteArray &body)
+std::optional<QJsonObject> call(const RemoteOptions &server, QByteArray verb, const QueryItems &query,
+                                const QByteArray &body, int *status)
 {
     RestTransport transport;
     transport.setBearer(server.profile.secretKey);
@@ -62,28 +66,24 @@ std::optional<QJsonObject> call(const ServerArgs &server, QByteArray verb, const
     request.body = body;
     request.idempotent = request.verb == "GET";
     std::optional<QJsonObject> answer;
-    const int status = runUntilFinished(
+    *status = runUntilFinished(
         [&](const std::function<void(int)> &finish) {
             transport.send(request, &transport, [&answer, finish](Result<HttpResponse> r) {
                 if (!r) {
-                    JsonLineWriter(stderr).writeError(r.error());
-                    finish(ExitInputErrors);
+                    finish(reportFailure(r.error()));
                     return;
                 }
                 auto object = r->jsonObject();
                 if (!object) {
-                    JsonLineWriter(stderr).writeError(object.error());
-                    finish(ExitInputErrors);
+                    finish(reportFailure(object.error()));
                     return;
                 }
                 answer = object.value();
                 finish(ExitOk);
             });
         },
-        60s, ExitInputErrors);
-    if (status != ExitOk)
-        return std::nullopt;
-    return answer;
+        60s, ExitNetwork);
+    return *status == ExitOk ? answer : std::nullopt;
 }
 
 const std::initializer_list<const char *> kVersionKeys = {"task", "label", "isLatest", "supportedProtocolVersions",
@@ -94,13 +94,10 @@ const std::initializer_list<const char *> kVersionKeys = {"task", "label", "isLa
 int runDeployCommand(const QStringList &arguments)
 {
     QStringList args = arguments;
-    if (takeFlag(args, QStringLiteral("--help")) || takeFlag(args, QStringLiteral("-h"))) {
-        printServerVerbHelp(DeployHelp);
-        return ExitOk;
-    }
-    auto server = ServerArgs::take("deploy", args);
+    int status = ExitOk;
+    const auto server = RemoteOptions::start("deploy", DeployHelp, args, &status);
     if (!server)
-        return ExitUsage;
+        return status;
     bool missing = false;
     const auto task = takeOption(args, QStringLiteral("--task"), &missing);
     const auto builtin = takeOption(args, QStringLiteral("--builtin"), &missing);
@@ -131,8 +128,8 @@ int runDeployCommand(const QStringList &arguments)
         QJsonParseError parseError;
         const QJsonDocument doc = QJsonDocument::fromJson(in.readAll(), &parseError);
         if (!doc.isObject()) {
-            JsonLineWriter(stderr).writeError(Error::make(
-                QStringLiteral("%1 is not a JSON object: %2").arg(*file, parseError.errorString())));
+            JsonLineWriter(stderr).writeError(
+                Error::make(QStringLiteral("%1 is not a JSON object: %2").arg(*file, parseError.errorString())));
             return ExitInputErrors;
         }
         QJsonObject version = doc.object();
@@ -140,9 +137,9 @@ int runDeployCommand(const QStringList &arguments)
             version.insert(QStringLiteral("label"), *label);
         body.insert(QStringLiteral("version"), version);
     }
-    const auto answer = call(*server, "POST", {}, QJsonDocument(body).toJson(QJsonDocument::Compact));
+    const auto answer = call(*server, "POST", {}, QJsonDocument(body).toJson(QJsonDocument::Compact), &status);
     if (!answer)
-        return ExitInputErrors;
+        return status;
     printJsonLine(answer->value(QLatin1String("deployment")).toObject(), kVersionKeys);
     return ExitOk;
 }
@@ -150,13 +147,10 @@ int runDeployCommand(const QStringList &arguments)
 int runDeploymentsCommand(const QStringList &arguments)
 {
     QStringList args = arguments;
-    if (takeFlag(args, QStringLiteral("--help")) || takeFlag(args, QStringLiteral("-h"))) {
-        printServerVerbHelp(DeploymentsHelp);
-        return ExitOk;
-    }
-    auto server = ServerArgs::take("deployments", args);
+    int status = ExitOk;
+    const auto server = RemoteOptions::start("deployments", DeploymentsHelp, args, &status);
     if (!server)
-        return ExitUsage;
+        return status;
     bool missing = false;
     const auto task = takeOption(args, QStringLiteral("--task"), &missing);
     if (missing)
@@ -166,11 +160,29 @@ int runDeploymentsCommand(const QStringList &arguments)
     QueryItems query;
     if (task)
         query.append({QStringLiteral("task"), *task});
-    const auto answer = call(*server, "GET", query, {});
+    const auto answer = call(*server, "GET", query, {}, &status);
     if (!answer)
-        return ExitInputErrors;
-    for (const QJsonValue &v : answer->value(QLatin1String("data")).toArray())
-        printJsonLine(v.toObject(), kVersionKeys);
+        return status;
+    TablePrinter table({QStringLiteral("TASK"), QStringLiteral("LABEL"), QStringLiteral("LATEST"),
+                        QStringLiteral("PROTOCOL VERSIONS"), QStringLiteral("APP VERSION"),
+                        QStringLiteral("UPGRADE FROM"), QStringLiteral("DEPLOYED AT")});
+    for (const QJsonValue &v : answer->value(QLatin1String("data")).toArray()) {
+        const QJsonObject o = v.toObject();
+        if (!server->table) {
+            printJsonLine(o, kVersionKeys);
+            continue;
+        }
+        QStringList protocols;
+        for (const QJsonValue &p : o.value(QLatin1String("supportedProtocolVersions")).toArray())
+            protocols << p.toString();
+        table.addRow({o.value(QLatin1String("task")).toString(), o.value(QLatin1String("label")).toString(),
+                      o.value(QLatin1String("isLatest")).toBool() ? QStringLiteral("yes") : QString(),
+                      protocols.isEmpty() ? QStringLiteral("any") : protocols.join(QLatin1Char(',')),
+                      o.value(QLatin1String("appVersionPolicy")).toString(),
+                      o.value(QLatin1String("upgradeFrom")).toString(), o.value(QLatin1String("deployedAt")).toString()});
+    }
+    if (server->table)
+        table.print(stdout);
     return ExitOk;
 }
 

@@ -4,7 +4,7 @@
 #include "app/cli/cliverb.h"
 #include "app/cli/decodecommand.h"
 #include "app/cli/deploycommand.h"
-#include "app/cli/sessioncommand.h"
+#include "app/cli/sendcommand.h"
 #include "app/cli/profilescommand.h"
 #include "app/cli/sessionscommand.h"
 #include "app/cli/tailcommand.h"
@@ -23,7 +23,6 @@ const CliVerb Verbs[] = {
     {"decode", "decode FILE|-", "print one JSON line per record of an SSE capture", runDecodeCommand},
     {"transcript", "transcript [--channel in|out] FILE|-",
      "print the conversation an SSE capture holds as one JSON object", runTranscriptCommand},
-    {"session", "session create --task TASK [OPTIONS]", "create a chat.agent session on a server", runSessionCommand},
     {"send", "send SESSION TEXT [--client-data JSON]", "send a message, follow .out to its turn-complete",
      runSendCommand},
     {"runs", "runs SESSION", "print a session's run history and upgrade audit", runRunsCommand},

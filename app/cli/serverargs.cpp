@@ -1,7 +1,5 @@
 #include "app/cli/serverargs.h"
 
-#include "app/cli/cliverb.h"
-
 #include <QEventLoop>
 #include <QPointer>
 #include <QTimer>
@@ -33,11 +31,6 @@ void printJsonLine(const QJsonObject &object, std::initializer_list<const char *
         add(it.key(), it.value());
     std::fprintf(stdout, "%s\n", line.dump().c_str());
     std::fflush(stdout);
-}
-
-void printServerVerbHelp(const char *text)
-{
-    std::fputs(QString::fromLatin1(text).arg(QLatin1String(ServerArgs::OptionsHelp)).toLocal8Bit().constData(), stdout);
 }
 
 std::optional<QString> takeOption(QStringList &args, const QString &name, bool *missingValue)
@@ -73,38 +66,6 @@ bool takeFlag(QStringList &args, const QString &name)
         return false;
     args.removeAt(i);
     return true;
-}
-
-std::optional<ServerArgs> ServerArgs::take(const char *verb, QStringList &args)
-{
-    bool missing = false;
-    QString url = takeOption(args, QStringLiteral("--url"), &missing).value_or(qEnvironmentVariable("SESSIONSCOPE_URL"));
-    if (missing) {
-        usageError(verb, QStringLiteral("--url needs a value"));
-        return std::nullopt;
-    }
-    QString key = takeOption(args, QStringLiteral("--secret-key"), &missing)
-                      .value_or(qEnvironmentVariable("SESSIONSCOPE_SECRET_KEY"));
-    if (missing) {
-        usageError(verb, QStringLiteral("--secret-key needs a value"));
-        return std::nullopt;
-    }
-    if (url.isEmpty()) {
-        usageError(verb, QStringLiteral("no server: pass --url or set SESSIONSCOPE_URL"));
-        return std::nullopt;
-    }
-    if (key.isEmpty()) {
-        usageError(verb, QStringLiteral("no secret key: pass --secret-key or set SESSIONSCOPE_SECRET_KEY"));
-        return std::nullopt;
-    }
-    ServerArgs out;
-    out.profile = ConnectionProfile::embedded(QStringLiteral("cli"), QUrl(url));
-    out.profile.secretKey = key;
-    if (auto valid = out.profile.validate(); !valid) {
-        usageError(verb, QStringLiteral("--url: %1").arg(valid.error().message));
-        return std::nullopt;
-    }
-    return out;
 }
 
 int runUntilFinished(const std::function<void(const std::function<void(int)> &finish)> &start,

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "net/connectionprofile.h"
+// Argument and event-loop helpers the verbs that talk to a server share.
 
 #include <QJsonObject>
 #include <QStringList>
@@ -12,28 +12,9 @@
 
 namespace sessionscope {
 
-// The server a verb talks to: --url URL and --secret-key KEY, else
-// $SESSIONSCOPE_URL and $SESSIONSCOPE_SECRET_KEY (the key sessionscope-server
-// reads too). The key is never printed.
-struct ServerArgs
-{
-    ConnectionProfile profile;
-
-    static constexpr const char *OptionsHelp =
-        "  --url URL             the server (default $SESSIONSCOPE_URL)\n"
-        "  --secret-key KEY      its secret key (default $SESSIONSCOPE_SECRET_KEY)\n";
-
-    // Takes the two options out of `args` (the rest is the verb's). Prints a
-    // usage error and returns nullopt when one is missing or malformed.
-    static std::optional<ServerArgs> take(const char *verb, QStringList &args);
-};
-
 // Prints `object` as one JSON line on stdout, the `leading` keys first in
 // that order, the others after them.
 void printJsonLine(const QJsonObject &object, std::initializer_list<const char *> leading = {});
-// Prints a verb's help; its %1 is ServerArgs::OptionsHelp.
-void printServerVerbHelp(const char *text);
-
 // Takes `--name VALUE` or `--name=VALUE` out of args. nullopt when absent;
 // sets *missingValue when the option is last with no value.
 std::optional<QString> takeOption(QStringList &args, const QString &name, bool *missingValue);

@@ -77,19 +77,22 @@ private Q_SLOTS:
 
     void coalescesSmallFeeds()
     {
+        StreamIngest::Options options;
+        options.flushInterval = std::chrono::seconds(30); // only flush() delivers
         StreamRecordModel records;
-        StreamIngest ingest;
+        StreamIngest ingest(options);
         ingest.setRecordModel(&records);
         QSignalSpy inserted(&records, &QAbstractItemModel::rowsInserted);
-        QSignalSpy batches(&ingest, &StreamIngest::recordBatchReady);
-        // 400 network reads of 25 records each, as fast as they come.
+        // 400 network reads of 25 records each become one insertion.
+        QList<QList<StreamRecord>> reads;
         for (int i = 0; i < 400; ++i)
-            ingest.feedRecords(Channel::Out, deltas(i * 25, 25));
+            reads.append(deltas(i * 25, 25));
+        for (const QList<StreamRecord> &read : std::as_const(reads))
+            ingest.feedRecords(Channel::Out, read);
         QVERIFY(flushAndWait(ingest));
         QCOMPARE(records.rowCount(), 10000);
-        QCOMPARE(inserted.size(), batches.size());
-        QCOMPARE(qint64(batches.size()), ingest.batchesDelivered());
-        QVERIFY2(batches.size() < 40, qPrintable(QString::number(batches.size())));
+        QCOMPARE(inserted.size(), 1);
+        QCOMPARE(ingest.batchesDelivered(), 1);
         for (int row = 0; row < records.rowCount(); ++row)
             QCOMPARE(records.record(row).seq, row);
     }
@@ -193,7 +196,7 @@ private Q_SLOTS:
     void fiftyThousandRecordsPerSecond()
     {
         constexpr int RatePerSecond = 50'000;
-        constexpr int Seconds = 2;
+        constexpr int Seconds = SanitizedBuild ? 1 : 2;
         constexpr int TickMs = 10;
         constexpr int PerTick = RatePerSecond * TickMs / 1000;
         constexpr int Total = RatePerSecond * Seconds;
@@ -217,23 +220,27 @@ private Q_SLOTS:
             longestGap = qMax(longestGap, sinceBeat.restart());
         });
 
+        // The bytes are made up front: the producer only has to keep the pace.
+        static const char *const Words[] = {" alpha", " beta", " gamma", " delta", " epsilon"};
+        QByteArray opening = sseBatchEvent(dataRecord(0, {{"type", "start"}, {"messageId", "m1"}}), Total + 2)
+                             + sseBatchEvent(dataRecord(1, {{"type", "text-start"}, {"id", "t0"}}), Total + 2);
+        QList<QByteArray> ticks;
+        for (int tick = 0; tick * PerTick < Total; ++tick) {
+            QByteArray sse;
+            for (int i = 0; i < PerTick; ++i) {
+                const qint64 seq = 2 + qint64(tick) * PerTick + i;
+                appendTextDeltaEvent(sse, seq, 1763700000000 + seq, 0, Words[seq % std::size(Words)]);
+            }
+            ticks.append(sse);
+        }
+
         std::atomic<bool> producing{true};
         std::unique_ptr<QThread> producer(QThread::create([&] {
             QElapsedTimer clock;
             clock.start();
-            QList<StreamRecord> opening{dataRecord(0, {{"type", "start"}, {"messageId", "m1"}}),
-                                        dataRecord(1, {{"type", "text-start"}, {"id", "t1"}})};
-            QByteArray sse;
-            for (const StreamRecord &r : opening)
-                sse += sseBatchEvent(r, Total + 2);
-            ingest.feedSse(Channel::Out, sse);
-            for (int tick = 0; tick * PerTick < Total; ++tick) {
-                sse.clear();
-                for (int i = 0; i < PerTick; ++i) {
-                    const qint64 seq = 2 + qint64(tick) * PerTick + i;
-                    sse += sseBatchEvent(textDelta(seq, QStringLiteral(" w%1").arg(seq % 97)), Total + 2);
-                }
-                ingest.feedSse(Channel::Out, sse);
+            ingest.feedSse(Channel::Out, opening);
+            for (int tick = 0; tick < ticks.size(); ++tick) {
+                ingest.feedSse(Channel::Out, ticks[tick]);
                 const qint64 due = qint64(tick + 1) * TickMs;
                 if (clock.elapsed() < due)
                     QThread::msleep(quint64(due - clock.elapsed()));
@@ -256,7 +263,7 @@ private Q_SLOTS:
         QCOMPARE(filter.rowCount(), Total);
         QCOMPARE(conversation.messages().size(), 1);
         QCOMPARE(conversation.messages()[0].parts.size(), 1);
-        QVERIFY(conversation.messages()[0].text().endsWith(QStringLiteral(" w%1").arg((Total + 1) % 97)));
+        QVERIFY(conversation.messages()[0].text().endsWith(QLatin1String(Words[(Total + 1) % std::size(Words)])));
         // One insertion per flush interval at most, plus the final flush.
         const qint64 bound = elapsed / ingest.options().flushInterval.count() + 2;
         QVERIFY2(inserted.size() <= bound, qPrintable(QStringLiteral("%1 insertions in %2 ms").arg(inserted.size()).arg(elapsed)));

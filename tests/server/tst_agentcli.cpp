@@ -64,12 +64,12 @@ private:
     {
         QProcess process;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        for (const char *name : {"SESSIONSCOPE_SERVER", "SESSIONSCOPE_KEY", "SESSIONSCOPE_URL", "SESSIONSCOPE_SECRET_KEY"})
+            env.remove(QString::fromLatin1(name));
+        env.insert("XDG_CONFIG_HOME", m_dir.filePath("config")); // no saved profiles
         if (withServer) {
             env.insert("SESSIONSCOPE_URL", m_server->baseUrl().toString());
             env.insert("SESSIONSCOPE_SECRET_KEY", kSecret);
-        } else {
-            env.remove("SESSIONSCOPE_URL");
-            env.remove("SESSIONSCOPE_SECRET_KEY");
         }
         process.setProcessEnvironment(env);
         QSignalSpy finished(&process, &QProcess::finished);
@@ -110,12 +110,15 @@ private Q_SLOTS:
 
     void tryAnUpgrade()
     {
-        const CliRun created = cli({"session", "create", "--task", "chat-agent", "--external-id", "walk",
+        const CliRun created = cli({"sessions", "create", "--task", "chat-agent", "--external-id", "walk",
                                     "--client-data", R"({"userId":"u1","protocolVersion":"v1"})"});
         QCOMPARE(created.exitCode, 0);
-        const QString v1 = created.lineWith("version").value("version").toString();
-        QVERIFY(!v1.isEmpty());
-        const QString firstRun = created.lineWith("runId").value("runId").toString();
+        const QString firstRun = created.lineWith("currentRunId").value("currentRunId").toString();
+        QVERIFY(firstRun.startsWith("run_"));
+        const CliRun before = cli({"runs", "walk"});
+        QCOMPARE(before.exitCode, 0);
+        const QString v1 = before.lineWith("version").value("version").toString();
+        QCOMPARE(v1, m_server->agentRuntime()->registry().latest("chat-agent")->label);
 
         const CliRun hello = cli({"send", "walk", "Hello", "--client-data", R"({"userId":"u1","protocolVersion":"v1"})"});
         QCOMPARE(hello.exitCode, 0);
@@ -183,8 +186,9 @@ private Q_SLOTS:
         QCOMPARE(cli({"deploy", "--task", "chat-agent", "--file", m_dir.filePath("missing.json")}).exitCode, 1);
         const CliRun noServer = cli({"deployments"}, false);
         QCOMPARE(noServer.exitCode, 2);
-        QVERIFY(noServer.err.contains("SESSIONSCOPE_URL"));
+        QVERIFY(noServer.err.contains("SESSIONSCOPE_SERVER"));
         QCOMPARE(cli({"send", "nosuch-session", "hi"}).exitCode, 1);
+        QCOMPARE(cli({"send", "walk", "hi", "--client-data", "[1]"}).exitCode, 2);
         QCOMPARE(cli({"runs"}).exitCode, 2);
     }
 };

@@ -1,8 +1,10 @@
-#include "app/cli/sessioncommand.h"
+#include "app/cli/sendcommand.h"
 
 #include "app/cli/cliverb.h"
 #include "app/cli/jsonlinewriter.h"
+#include "app/cli/remoteoptions.h"
 #include "app/cli/serverargs.h"
+#include "app/cli/tableprinter.h"
 #include "net/inappender.h"
 #include "net/sessionoutsubscription.h"
 #include "net/sessionsclient.h"
@@ -18,18 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const char SessionHelp[] =
-    "Usage: sessionscope-cli session create --task TASK [--external-id ID] [--client-data JSON]\n"
-    "                                       [--lock-to-version LABEL] [--idle-timeout SECONDS]\n"
-    "\n"
-    "Creates a chat.agent session (POST /api/v1/sessions) whose first run preloads:\n"
-    "it waits for the first message. --client-data is the basePayload metadata,\n"
-    "e.g. '{\"userId\":\"u1\",\"protocolVersion\":\"v1\"}'. Prints one JSON line:\n"
-    "  {\"id\",\"externalId\",\"runId\",\"version\",\"isCached\"}\n"
-    "%1"
-    "\n"
-    "Exit status: 0 created, 1 the server refused, 2 usage error.\n";
-
 const char SendHelp[] =
     "Usage: sessionscope-cli send SESSION TEXT [--client-data JSON] [--timeout SECONDS]\n"
     "\n"
@@ -39,9 +29,10 @@ const char SendHelp[] =
     "  {\"seq\":N,\"chunk\":\"text-delta\",\"delta\":\"...\"}   {\"seq\":N,\"control\":\"upgrade-required\"}\n"
     "then {\"answer\":\"...\",\"inSeq\":N,\"runId\":\"...\",\"version\":\"...\"}.\n"
     "--client-data is the message's metadata (default {\"userId\":\"cli\"}).\n"
+    "\n"
     "%1"
     "\n"
-    "Exit status: 0 answered, 1 failed or timed out (default 60 s), 2 usage error.\n";
+    "Exit status: 0 answered, 1 refused or timed out (default 60 s), 2 usage error, 3 unreachable.\n";
 
 const char RunsHelp[] =
     "Usage: sessionscope-cli runs SESSION\n"
@@ -49,41 +40,14 @@ const char RunsHelp[] =
     "Prints the session's run history (the SessionRun audit, GET\n"
     "/api/v1/sessions/{id}/runs), oldest first, one JSON line per takeover:\n"
     "  {\"reason\":\"upgrade\",\"runId\":\"...\",\"version\":\"...\",\"status\":\"...\",\"triggeredAt\":\"...\"}\n"
+    "\n"
     "%1"
     "\n"
-    "Exit status: 0 listed, 1 the server refused, 2 usage error.\n";
-
-bool wantsHelp(QStringList &args)
-{
-    return takeFlag(args, QStringLiteral("--help")) || takeFlag(args, QStringLiteral("-h"));
-}
-
-// --client-data JSON: an object, or nullopt after printing a usage error.
-std::optional<QJsonObject> takeClientData(const char *verb, QStringList &args, const QJsonObject &fallback, bool *failed)
-{
-    bool missing = false;
-    const auto text = takeOption(args, QStringLiteral("--client-data"), &missing);
-    if (missing) {
-        *failed = true;
-        usageError(verb, QStringLiteral("--client-data needs a JSON object"));
-        return std::nullopt;
-    }
-    if (!text)
-        return fallback;
-    QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson(text->toUtf8(), &error);
-    if (!doc.isObject()) {
-        *failed = true;
-        usageError(verb, QStringLiteral("--client-data is not a JSON object: %1").arg(error.errorString()));
-        return std::nullopt;
-    }
-    return doc.object();
-}
+    "Exit status: 0 listed, 1 the server refused, 2 usage error, 3 unreachable.\n";
 
 void reportError(const Error &error, const std::function<void(int)> &finish)
 {
-    JsonLineWriter(stderr).writeError(error);
-    finish(ExitInputErrors);
+    finish(reportFailure(error));
 }
 
 // One line per `.out` record, short enough to read while a turn streams.
@@ -140,88 +104,24 @@ void printWithCurrentRun(SessionsClient &client, const QString &session, QJsonOb
 
 } // namespace
 
-int runSessionCommand(const QStringList &arguments)
-{
-    QStringList args = arguments;
-    if (wantsHelp(args)) {
-        printServerVerbHelp(SessionHelp);
-        return ExitOk;
-    }
-    if (args.isEmpty() || args.takeFirst() != u"create")
-        return usageError("session", QStringLiteral("the only subcommand is create"));
-    auto server = ServerArgs::take("session", args);
-    if (!server)
-        return ExitUsage;
-    bool missing = false;
-    bool failed = false;
-    const auto task = takeOption(args, QStringLiteral("--task"), &missing);
-    const auto externalId = takeOption(args, QStringLiteral("--external-id"), &missing);
-    const auto lock = takeOption(args, QStringLiteral("--lock-to-version"), &missing);
-    const auto idle = takeOption(args, QStringLiteral("--idle-timeout"), &missing);
-    const auto clientData = takeClientData("session", args, QJsonObject{{QStringLiteral("userId"), QStringLiteral("cli")}}, &failed);
-    if (failed)
-        return ExitUsage;
-    if (missing)
-        return usageError("session", QStringLiteral("an option is missing its value"));
-    if (!args.isEmpty())
-        return usageError("session", QStringLiteral("unexpected argument %1").arg(args.first()));
-    if (!task || task->isEmpty())
-        return usageError("session", QStringLiteral("--task is required"));
-
-    CreateSessionRequest request;
-    request.taskIdentifier = *task;
-    request.externalId = externalId.value_or(QString());
-    request.basePayload = QJsonObject{{QStringLiteral("chatId"), request.externalId},
-                                      {QStringLiteral("trigger"), QStringLiteral("preload")},
-                                      {QStringLiteral("metadata"), *clientData}};
-    if (lock)
-        request.triggerOptions.insert(QStringLiteral("lockToVersion"), *lock);
-    if (idle) {
-        bool ok = false;
-        const int seconds = idle->toInt(&ok);
-        if (!ok || seconds < 1 || seconds > 3600)
-            return usageError("session", QStringLiteral("--idle-timeout must be 1..3600 seconds"));
-        request.triggerOptions.insert(QStringLiteral("idleTimeoutInSeconds"), seconds);
-    }
-    if (auto valid = request.validate(); !valid)
-        return usageError("session", valid.error().message);
-
-    SessionsClient client(server->profile);
-    QObject context;
-    return runUntilFinished(
-        [&](const std::function<void(int)> &finish) {
-            client.createSession(request, &context, [&client, &context, finish](Result<CreatedSession> created) {
-                if (!created) {
-                    reportError(created.error(), finish);
-                    return;
-                }
-                QJsonObject line{{QStringLiteral("id"), created->session.id},
-                                 {QStringLiteral("externalId"), created->session.externalId},
-                                 {QStringLiteral("isCached"), created->isCached}};
-                printWithCurrentRun(client, created->session.id, line, &context, finish);
-            });
-        },
-        60s, ExitInputErrors);
-}
-
 int runSendCommand(const QStringList &arguments)
 {
     QStringList args = arguments;
-    if (wantsHelp(args)) {
-        printServerVerbHelp(SendHelp);
-        return ExitOk;
-    }
-    auto server = ServerArgs::take("send", args);
+    int remoteStatus = ExitOk;
+    const auto server = RemoteOptions::start("send", SendHelp, args, &remoteStatus);
     if (!server)
-        return ExitUsage;
+        return remoteStatus;
     bool missing = false;
-    bool failed = false;
     const auto timeoutText = takeOption(args, QStringLiteral("--timeout"), &missing);
-    const auto clientData = takeClientData("send", args, QJsonObject{{QStringLiteral("userId"), QStringLiteral("cli")}}, &failed);
-    if (failed)
-        return ExitUsage;
+    const auto clientDataText = takeOption(args, QStringLiteral("--client-data"), &missing);
     if (missing)
-        return usageError("send", QStringLiteral("--timeout needs a value"));
+        return usageError("send", QStringLiteral("--timeout and --client-data need a value"));
+    std::optional<QJsonObject> clientData = QJsonObject{{QStringLiteral("userId"), QStringLiteral("cli")}};
+    if (clientDataText) {
+        clientData = parseJsonObjectOption("send", "--client-data", *clientDataText, &remoteStatus);
+        if (!clientData)
+            return remoteStatus;
+    }
     if (args.size() != 2)
         return usageError("send", QStringLiteral("expects SESSION and TEXT"));
     int timeoutSeconds = 60;
@@ -315,38 +215,48 @@ int runSendCommand(const QStringList &arguments)
 int runRunsCommand(const QStringList &arguments)
 {
     QStringList args = arguments;
-    if (wantsHelp(args)) {
-        printServerVerbHelp(RunsHelp);
-        return ExitOk;
-    }
-    auto server = ServerArgs::take("runs", args);
+    int remoteStatus = ExitOk;
+    const auto server = RemoteOptions::start("runs", RunsHelp, args, &remoteStatus);
     if (!server)
-        return ExitUsage;
+        return remoteStatus;
     if (args.size() != 1)
         return usageError("runs", QStringLiteral("expects SESSION"));
     SessionsClient client(server->profile);
     QObject context;
     return runUntilFinished(
         [&](const std::function<void(int)> &finish) {
-            client.listSessionRuns(args.first(), &context, [finish](Result<QList<SessionRunEntry>> rows) {
+            const bool table = server->table;
+            client.listSessionRuns(args.first(), &context, [finish, table](Result<QList<SessionRunEntry>> rows) {
                 if (!rows) {
                     reportError(rows.error(), finish);
                     return;
                 }
+                TablePrinter t({QStringLiteral("REASON"), QStringLiteral("RUN"), QStringLiteral("VERSION"),
+                                QStringLiteral("STATUS"), QStringLiteral("TRIGGERED AT")},
+                               64);
                 for (const SessionRunEntry &row : rows.value()) {
+                    const QString at = row.triggeredAt.toString(Qt::ISODateWithMs);
+                    const QString version = row.run ? row.run->version : QString();
+                    const QString status = row.run ? row.run->status : QString();
+                    if (table) {
+                        t.addRow({row.reason, row.runId, version, status, at});
+                        continue;
+                    }
                     QJsonObject line{{QStringLiteral("reason"), row.reason},
                                      {QStringLiteral("runId"), row.runId},
-                                     {QStringLiteral("triggeredAt"), row.triggeredAt.toString(Qt::ISODateWithMs)}};
+                                     {QStringLiteral("triggeredAt"), at}};
                     if (row.run) {
-                        line.insert(QStringLiteral("version"), row.run->version);
-                        line.insert(QStringLiteral("status"), row.run->status);
+                        line.insert(QStringLiteral("version"), version);
+                        line.insert(QStringLiteral("status"), status);
                     }
                     printJsonLine(line, {"reason", "runId", "version", "status"});
                 }
+                if (table)
+                    t.print(stdout);
                 finish(ExitOk);
             });
         },
-        60s, ExitInputErrors);
+        60s, ExitNetwork);
 }
 
 } // namespace sessionscope

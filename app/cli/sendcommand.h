@@ -4,10 +4,6 @@
 
 namespace sessionscope {
 
-// sessionscope-cli session create --task T [--external-id ID] [--client-data JSON] ...
-// Creates a chat.agent session whose first run preloads, prints it as one JSON line.
-int runSessionCommand(const QStringList &args);
-
 // sessionscope-cli send SESSION TEXT [--client-data JSON]
 // Appends a submit-message to `.in` and follows `.out` until the
 // turn-complete that answers it, one JSON line per record, then a summary
