@@ -131,7 +131,7 @@ void AgentRunner::boot()
     }
     const auto version = m_runtime.registry().find(m_run.taskIdentifier, m_run.version);
     if (!version) {
-        // As on Trigger.dev: the run waits until a version of its task is deployed.
+        // As on Trigger.dev: the run waits until the version it is locked to is deployed.
         m_state = State::PendingVersion;
         setStatus(QStringLiteral("PENDING_VERSION"));
         return;
@@ -171,19 +171,9 @@ void AgentRunner::boot()
 
 void AgentRunner::versionDeployed(const AgentVersion &version)
 {
-    if (m_state != State::PendingVersion || version.task != m_run.taskIdentifier)
+    // A PENDING_VERSION run waits for the very label it is locked to.
+    if (m_state != State::PendingVersion || version.task != m_run.taskIdentifier || version.label != m_run.version)
         return;
-    auto run = m_runtime.sessions().run(m_run.id);
-    if (!run) {
-        fail(run.error().message);
-        return;
-    }
-    m_run = run.value();
-    m_run.version = version.label;
-    if (auto updated = m_runtime.sessions().updateRun(m_run); !updated) {
-        fail(updated.error().message);
-        return;
-    }
     m_state = State::Booting;
     boot();
 }

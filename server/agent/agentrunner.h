@@ -35,7 +35,7 @@ class AgentRunner : public QObject
 public:
     enum class State : quint8 {
         Queued,         // another run still owns the session
-        PendingVersion, // the task has no deployed version yet (status PENDING_VERSION)
+        PendingVersion, // locked to a label not deployed yet (status PENDING_VERSION)
         Booting,
         Waiting,        // between turns (status WAITING)
         Streaming,      // a turn is being written (status EXECUTING)
@@ -63,7 +63,7 @@ public:
     void sessionClosed();
     // Ends the run as CANCELED (a streaming turn is cut first).
     void cancel();
-    // A version of this run's task was deployed: a PENDING_VERSION run starts on it.
+    // A version was deployed: a PENDING_VERSION run locked to it starts.
     void versionDeployed(const AgentVersion &version);
 
 Q_SIGNALS:

@@ -98,20 +98,30 @@ Result<void> AgentRuntime::recoverLiveRuns()
     return {};
 }
 
-QString AgentRuntime::versionForNewRun(const SessionRow &session, RunReason)
+QString AgentRuntime::versionForNewRun(const SessionRow &session, RunReason reason)
 {
+    if (!manages(session.taskIdentifier))
+        return RunLauncher::versionForNewRun(session, reason);
     const QString lock = session.triggerConfigObject().value(QLatin1String("lockToVersion")).toString();
     const auto version = m_registry.resolve(session.taskIdentifier, lock);
     if (version)
         return version->label;
-    // No such version yet: the run is PENDING_VERSION until one is deployed
-    // (never a null string: the column is NOT NULL).
-    return lock.isNull() ? QStringLiteral("") : lock;
+    // Locked to a label not deployed yet: the run is PENDING_VERSION until it is.
+    return lock;
+}
+
+bool AgentRuntime::manages(const QString &task) const
+{
+    return !m_registry.versions(task).isEmpty();
 }
 
 void AgentRuntime::runStarted(const SessionRow &session, const RunRow &run, RunReason reason,
                               const QString &previousRunId)
 {
+    // A task without any deployed version is not an agent of ours: its runs
+    // stay QUEUED rows, as on a server without the runtime.
+    if (!manages(session.taskIdentifier))
+        return;
     if (auto r = m_transcripts.markLive(run.id, session.friendlyId); !r)
         qWarning("agent: run %s: %s", qPrintable(run.id), qPrintable(r.error().message));
     auto *runner = new AgentRunner(*this, session, run, reason, previousRunId, false, this);

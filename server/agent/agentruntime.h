@@ -20,8 +20,8 @@ class SessionService;
 class StreamStore;
 class TokenService;
 
-// The embedded server's agent runtime: a RunLauncher that pins new runs to a
-// deployed version and executes each live run with an AgentRunner on the
+// The embedded server's agent runtime: a RunLauncher that pins new runs of
+// the tasks it has versions for (chat-agent out of the box) to a deployed version and executes each live run with an AgentRunner on the
 // server's event loop (timers and queued calls only, so HTTP never waits on
 // an agent). One runner owns a session at a time: a run that takes over
 // waits until the one before it has finished its turn.
@@ -58,6 +58,11 @@ public:
     // The runner executing `runId`, if it is live in this process.
     AgentRunner *runner(const QString &runId) const;
     int liveRunnerCount() const { return int(m_runners.size()); }
+
+    // Whether runs of `task` are executed here: it has a deployed version.
+    // Runs of other tasks are left as the plain server leaves them (QUEUED on
+    // the default version), so clients can drive `.out` themselves.
+    bool manages(const QString &task) const;
 
     // The stream key of a session's `.in`/`.out`, as the HTTP routes use it.
     static QString streamKey(const SessionRow &session);

@@ -9,13 +9,17 @@
 
 namespace sessionscope {
 
-DeploymentRoutes::DeploymentRoutes(DeploymentRegistry &registry) : m_registry(registry) {}
+DeploymentRoutes::DeploymentRoutes(DeploymentRegistry &registry) : m_registry(&registry) {}
 
 void DeploymentRoutes::registerRoutes(HttpRouter &router)
 {
     router.addRoute({QStringLiteral("api"), QStringLiteral("v1"), QStringLiteral("deployments")},
                     {HttpRouter::Method::Get, HttpRouter::Method::Post},
                     [this](const HttpExchange::Ptr &e, const AuthContext &auth, const QStringList &) {
+                        if (!m_registry) {
+                            e->respondError(503, QStringLiteral("The agent runtime is not running"));
+                            return;
+                        }
                         if (e->method() == HttpRouter::Method::Post)
                             deploy(e, auth);
                         else
@@ -57,7 +61,7 @@ void DeploymentRoutes::deploy(const HttpExchange::Ptr &exchange, const AuthConte
             exchange->respondError(422, QStringLiteral("A built-in deploy is {\"task\", \"builtin\": name} and nothing else"));
             return;
         }
-        deployed = m_registry.deployBuiltin(task.toString(QLatin1String(BuiltinVersions::ChatAgentTask)), name.toString());
+        deployed = m_registry->deployBuiltin(task.toString(QLatin1String(BuiltinVersions::ChatAgentTask)), name.toString());
     } else {
         QJsonObject file = root;
         if (root.contains(QLatin1String("version"))) {
@@ -87,7 +91,7 @@ void DeploymentRoutes::deploy(const HttpExchange::Ptr &exchange, const AuthConte
             exchange->respondError(422, QStringLiteral("task is required"));
             return;
         }
-        deployed = m_registry.deploy(std::move(version.value()));
+        deployed = m_registry->deploy(std::move(version.value()));
     }
     if (!deployed) {
         const int status = deployed.error().httpStatus ? deployed.error().httpStatus : 500;
@@ -108,8 +112,8 @@ void DeploymentRoutes::list(const HttpExchange::Ptr &exchange, const AuthContext
     }
     const QString task = exchange->query(u"task").value_or(exchange->query(u"filter[task]").value_or(QString()));
     Json data = Json::array();
-    for (const AgentVersion &v : m_registry.versions(task)) {
-        const auto latest = m_registry.latest(v.task);
+    for (const AgentVersion &v : m_registry->versions(task)) {
+        const auto latest = m_registry->latest(v.task);
         data.push_back(versionJson(v, latest && latest->label == v.label));
     }
     Json builtins = Json::array();

@@ -2,6 +2,8 @@
 
 #include "server/httpexchange.h"
 
+#include <QPointer>
+
 namespace sessionscope {
 
 struct AuthContext;
@@ -34,7 +36,9 @@ private:
     void deploy(const HttpExchange::Ptr &exchange, const AuthContext &auth);
     void list(const HttpExchange::Ptr &exchange, const AuthContext &auth);
 
-    DeploymentRegistry &m_registry;
+    // The runtime (and its registry) goes away when the server stops while
+    // the router may still hold these routes.
+    QPointer<DeploymentRegistry> m_registry;
 };
 
 } // namespace sessionscope

@@ -50,7 +50,7 @@ public:
         QNetworkRequest request(m_base.resolved(QUrl(path)));
         request.setRawHeader("Authorization", "Bearer " + bearer);
         request.setHeader(QNetworkRequest::ContentTypeHeader, "application/json");
-        const QByteArray data = body.isEmpty() && method == "GET" ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact);
+        const QByteArray data = body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact);
         return m_nam.sendCustomRequest(request, method, data);
     }
 

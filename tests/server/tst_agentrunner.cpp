@@ -567,20 +567,40 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(controls(b().log(locked), "turn-complete").size(), 1, kWaitMs);
         QVERIFY(kinds(b().log(locked)).contains("data-contract-error"));
 
+        // Locked to a label not deployed yet: PENDING_VERSION until it is.
         const SessionRow pending = b().create(QJsonObject{{"chatId", "chat"}, {"trigger", "preload"}, {"metadata", clientData()}},
-                                              {}, QStringLiteral("not-deployed-yet"));
+                                              QJsonObject{{"lockToVersion", "20991231.1"}});
         QTRY_COMPARE_WITH_TIMEOUT(b().run(pending.currentRunId).status, QStringLiteral("PENDING_VERSION"), kWaitMs);
         const qint64 seq = b().send(pending, submit("anyone?", clientData()));
         QTest::qWait(50);
         QVERIFY(b().log(pending).isEmpty());
+        AgentVersion other;
+        other.task = QStringLiteral("chat-agent");
+        QVERIFY(b().runtime->registry().deploy(other).ok()); // not the locked label: still waiting
+        QTest::qWait(50);
+        QCOMPARE(b().run(pending.currentRunId).status, QStringLiteral("PENDING_VERSION"));
         AgentVersion v;
-        v.task = QStringLiteral("not-deployed-yet");
-        auto deployed = b().runtime->registry().deploy(v);
-        QVERIFY(deployed.ok());
+        v.task = QStringLiteral("chat-agent");
+        v.label = QStringLiteral("20991231.1");
+        v.reply.mode = AgentReplyBehaviour::Mode::Fixed;
+        v.reply.text = QStringLiteral("finally");
+        QVERIFY(b().runtime->registry().deploy(v).ok());
         QTRY_COMPARE_WITH_TIMEOUT(controls(b().log(pending), "turn-complete").size(), 1, kWaitMs);
-        QCOMPARE(b().run(pending.currentRunId).version, deployed->label);
+        QCOMPARE(textOfTurn(b().log(pending)), QStringLiteral("finally"));
         QCOMPARE(controls(b().log(pending), "turn-complete").first().header("session-in-event-id").value_or(""),
                  QByteArray::number(seq));
+
+        // A task without any deployed version is not the agent's: the run stays
+        // a QUEUED row on the server's default version and nothing answers.
+        const int live = b().runtime->liveRunnerCount();
+        const SessionRow foreign = b().create(QJsonObject{{"chatId", "chat"}, {"trigger", "preload"}, {"metadata", clientData()}},
+                                              {}, QStringLiteral("someone-elses-task"));
+        b().send(foreign, submit("hello?", clientData()));
+        QTest::qWait(100);
+        QCOMPARE(b().run(foreign.currentRunId).status, QStringLiteral("QUEUED"));
+        QCOMPARE(b().run(foreign.currentRunId).version, b().runtime->defaultVersion());
+        QCOMPARE(b().runtime->liveRunnerCount(), live);
+        QVERIFY(b().log(foreign).isEmpty());
     }
 
     void bootMessageHandedOverOnUpgrade()
