@@ -194,8 +194,10 @@ void RunHistoryModel::setObservedRuns(const QList<ObservedRun> &runs)
 {
     QList<RunHistoryEntry> entries;
     entries.reserve(runs.size());
-    for (const ObservedRun &run : runs)
-        entries.append(RunHistoryEntry::fromObserved(run));
+    // The journal lists runs oldest first; two takeovers seen within the same
+    // millisecond must still sort newest first, so feed the stable sort reversed.
+    for (auto it = runs.crbegin(); it != runs.crend(); ++it)
+        entries.append(RunHistoryEntry::fromObserved(*it));
     setEntries(entries);
 }
 

@@ -40,12 +40,17 @@ QString reasonFor(const QString &source, bool first)
 
 ObservedHistory::ObservedHistory(const QString &journalPath, QObject *parent) : QObject(parent), m_path(journalPath)
 {
+    m_writer.setMaxThreadCount(1);
 }
 
-ObservedHistory::~ObservedHistory() = default;
+ObservedHistory::~ObservedHistory()
+{
+    flush();
+}
 
 Result<void> ObservedHistory::open()
 {
+    flush();
     m_file.close();
     m_sessions.clear();
     m_aliases.clear();
@@ -114,12 +119,23 @@ void ObservedHistory::record(const QJsonObject &fact)
     if (!m_file.isOpen())
         return;
     const QByteArray bytes = QJsonDocument(line).toJson(QJsonDocument::Compact) + '\n';
-    bool ok = m_file.write(bytes) == bytes.size() && m_file.flush();
+    // Tasks of a one-thread pool run in order, so the journal keeps the order
+    // of observation; the destructor waits for them.
+    m_writer.start([this, bytes] {
+        bool ok = m_file.write(bytes) == bytes.size() && m_file.flush();
 #ifdef Q_OS_UNIX
-    ok = ok && ::fsync(m_file.handle()) == 0;
+        ok = ok && ::fsync(m_file.handle()) == 0;
 #endif
-    if (!ok)
-        Q_EMIT journalError(QStringLiteral("Cannot append to %1: %2").arg(m_path, m_file.errorString()));
+        if (!ok) {
+            const QString message = QStringLiteral("Cannot append to %1: %2").arg(m_path, m_file.errorString());
+            QMetaObject::invokeMethod(this, [this, message] { Q_EMIT journalError(message); }, Qt::QueuedConnection);
+        }
+    });
+}
+
+void ObservedHistory::flush()
+{
+    m_writer.waitForDone();
 }
 
 void ObservedHistory::apply(const QJsonObject &fact)

@@ -12,6 +12,7 @@
 #include <QPointer>
 #include <QSet>
 #include <QString>
+#include <QThreadPool>
 
 namespace sessionscope {
 
@@ -66,6 +67,8 @@ public:
 
     // Replays the journal and opens it for appending.
     Result<void> open();
+    // Waits until every fact observed so far is on disk.
+    void flush();
     // Lines that could not be read by the last open() (torn or foreign).
     int skippedLines() const { return m_skippedLines; }
 
@@ -114,7 +117,10 @@ private:
     bool knowsRun(const QString &session, const QString &runId) const;
 
     QString m_path;
+    // Written only on m_writer's one thread once open() returns, so fsync never
+    // blocks the thread that observes (the UI's).
     QFile m_file;
+    QThreadPool m_writer{this}; // a child, so moveToThread takes it along
     int m_skippedLines = 0;
     QHash<QString, SessionState> m_sessions;
     QHash<QString, QString> m_aliases; // externalId -> friendly id

@@ -64,7 +64,7 @@ void SessionOutSubscription::setNetworkAccessManager(QNetworkAccessManager *mana
 QNetworkAccessManager *SessionOutSubscription::manager()
 {
     if (!m_manager) {
-        m_manager = new QNetworkAccessManager;
+        m_manager = new QNetworkAccessManager(this);
         m_ownsManager = true;
     }
     return m_manager;

@@ -137,8 +137,9 @@ private:
     std::unique_ptr<SseParser> m_parser;
     std::unique_ptr<S2BatchDecoder> m_decoder;
     Backoff m_backoff;
-    QTimer m_retryTimer;
-    QTimer m_watchdog;
+    // Children, so moveToThread takes them along.
+    QTimer m_retryTimer{this};
+    QTimer m_watchdog{this};
     QElapsedTimer m_connectionAge;
 
     State m_state = State::Idle;

@@ -93,8 +93,8 @@ private:
     QString m_source;
     QString m_liveRunId;
     std::chrono::seconds m_warningLead{300};
-    QTimer m_warnTimer;
-    QTimer m_expiryTimer;
+    QTimer m_warnTimer{this}; // children, so moveToThread takes them along
+    QTimer m_expiryTimer{this};
     bool m_warned = false;
 };
 

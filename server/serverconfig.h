@@ -26,6 +26,14 @@ struct ServerConfig
     int settleDrainMs = 0;
     qint64 tokenTtlSeconds = 3600;
 
+    // The built-in agent runtime (deployable versions of chat-agent, the turn
+    // loop, upgrades). Off leaves runs as rows only, for protocol tests that
+    // drive .out themselves.
+    bool agentRuntime = true;
+    // Overrides every agent version's reply pacing (chunks/s; 0: none;
+    // negative: each version's own rate).
+    double agentChunksPerSecond = -1;
+
     // Per-credential token bucket; 0 turns rate limiting off.
     double rateLimitPerSecond = 0;
     int rateLimitBurst = 0; // 0: the rate rounded up

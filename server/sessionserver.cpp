@@ -1,5 +1,7 @@
 #include "server/sessionserver.h"
 
+#include "server/agent/agentruntime.h"
+#include "server/agent/deploymentroutes.h"
 #include "server/apiauth.h"
 #include "server/channelroutes.h"
 #include "server/database.h"
@@ -31,6 +33,8 @@ SessionServer::~SessionServer()
     // stores they may still call into are alive.
     m_router.reset();
     m_channelRoutes.reset();
+    m_deploymentRoutes.reset();
+    m_agent.reset();
 }
 
 QString SessionServer::databasePath() const
@@ -87,6 +91,18 @@ Result<void> SessionServer::start()
     m_sessionsRoutes->registerRoutes(*m_router);
     m_runsRoutes->registerRoutes(*m_router);
     m_channelRoutes->registerRoutes(*m_router);
+
+    if (m_config.agentRuntime) {
+        m_agent = std::make_unique<AgentRuntime>(*m_db, *m_sessions, *m_streams, m_tokens.get());
+        m_agent->setChunkRateOverride(m_config.agentChunksPerSecond);
+        if (auto r = m_agent->start(); !r) {
+            m_agent.reset();
+            m_router.reset();
+            return r;
+        }
+        m_deploymentRoutes = std::make_unique<DeploymentRoutes>(m_agent->registry());
+        m_deploymentRoutes->registerRoutes(*m_router);
+    }
 
     auto *tcp = new QTcpServer();
     if (!tcp->listen(m_config.host, m_config.port)) {

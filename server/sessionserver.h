@@ -10,7 +10,9 @@
 
 namespace sessionscope {
 
+class AgentRuntime;
 class ApiAuth;
+class DeploymentRoutes;
 class ChannelRoutes;
 class Database;
 class HttpRouter;
@@ -58,8 +60,10 @@ public:
     StreamStore &streams();
     TokenService &tokens();
     Database &database();
-    // For routes added by other parts of the server (e.g. the agent runtime's).
+    // For routes added by other parts of the server.
     HttpRouter &router();
+    // The agent runtime, or null when the config turned it off.
+    AgentRuntime *agentRuntime() const { return m_agent.get(); }
 
     int connectionCount() const;
     int subscriberCount() const;
@@ -86,6 +90,8 @@ private:
     std::unique_ptr<SessionsRoutes> m_sessionsRoutes;
     std::unique_ptr<RunsRoutes> m_runsRoutes;
     std::unique_ptr<HttpRouter> m_router;
+    std::unique_ptr<AgentRuntime> m_agent;
+    std::unique_ptr<DeploymentRoutes> m_deploymentRoutes;
 };
 
 } // namespace sessionscope

@@ -1,12 +1,15 @@
 #include "ui/backendconnection.h"
 
+#include "net/observedhistory.h"
 #include "net/sessionsclient.h"
 #include "server/agent/agentruntime.h"
 #include "server/sessionserver.h"
-#include "server/sessionservice.h"
 
+#include <QCryptographicHash>
 #include <QDir>
+#include <QFutureWatcher>
 #include <QStandardPaths>
+#include <QtConcurrent>
 
 namespace sessionscope {
 
@@ -55,18 +58,6 @@ Result<void> BackendConnection::startEmbedded(const QString &dataDir)
         setState(State::Failed, m_lastError);
         return started.error();
     }
-    // Without an agent the embedded backend would never answer: start the
-    // runtime here unless the server already installed its own launcher.
-    if (server->sessions().runLauncher() == &server->sessions().defaultRunLauncher()) {
-        auto runtime = std::make_unique<AgentRuntime>(server->database(), server->sessions(), server->streams(),
-                                                      &server->tokens());
-        if (auto started = runtime->start(); !started) {
-            m_lastError = started.error().message;
-            setState(State::Failed, m_lastError);
-            return started.error();
-        }
-        m_runtime = std::move(runtime);
-    }
     m_server = std::move(server);
     m_dataDir = dataDir;
     ConnectionProfile profile = ConnectionProfile::embedded(tr("Embedded"), m_server->baseUrl());
@@ -85,7 +76,6 @@ void BackendConnection::connectTo(const ConnectionProfile &profile)
         // A different backend: the embedded server is no longer what we show.
         if (m_server && profile.baseUrl != m_server->baseUrl()) {
             m_server->stop();
-            m_runtime.reset();
             m_server.reset();
         }
     }
@@ -98,6 +88,7 @@ void BackendConnection::connectTo(const ConnectionProfile &profile)
     }
     m_client = new SessionsClient(profile, this);
     Q_EMIT clientChanged(m_client);
+    openObservedHistory();
     setState(State::Connecting, tr("checking %1").arg(profile.baseUrl.toString()));
     probe();
 }
@@ -119,8 +110,68 @@ void BackendConnection::probe()
     });
 }
 
+QString BackendConnection::journalPathFor(const QUrl &baseUrl)
+{
+    const QString base = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    const QString root = qEnvironmentVariable("SESSIONSCOPE_DATA_DIR", base);
+    const QByteArray key = QCryptographicHash::hash(baseUrl.toString(QUrl::StripTrailingSlash).toUtf8(),
+                                                    QCryptographicHash::Sha1)
+                               .toHex()
+                               .left(16);
+    return QDir(root).filePath(QStringLiteral("observed/%1.jsonl").arg(QString::fromLatin1(key)));
+}
+
+void BackendConnection::openObservedHistory()
+{
+    if (m_history) {
+        m_history->deleteLater();
+        m_history = nullptr;
+        Q_EMIT observedHistoryChanged(nullptr);
+    }
+    // The journal is read on a worker thread; the history then moves to this
+    // one, where the client's signals reach it.
+    const int generation = ++m_historyGeneration;
+    const QString path = journalPathFor(m_profile.baseUrl);
+    QThread *home = thread();
+    struct Opened
+    {
+        ObservedHistory *history = nullptr;
+        QString error;
+    };
+    auto *watcher = new QFutureWatcher<Opened>(this);
+    connect(watcher, &QFutureWatcher<Opened>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        const Opened opened = watcher->result();
+        if (generation != m_historyGeneration || !m_client) {
+            delete opened.history;
+            return;
+        }
+        m_history = opened.history;
+        m_history->setParent(this);
+        if (!opened.error.isEmpty())
+            Q_EMIT m_history->journalError(opened.error);
+        m_history->attach(m_client);
+        Q_EMIT observedHistoryChanged(m_history);
+    });
+    watcher->setFuture(QtConcurrent::run([path, home] {
+        auto *history = new ObservedHistory(path);
+        Opened out;
+        if (auto r = history->open(); !r)
+            out.error = r.error().message;
+        history->moveToThread(home);
+        out.history = history;
+        return out;
+    }));
+}
+
 void BackendConnection::disconnectBackend()
 {
+    if (m_history) {
+        m_history->deleteLater();
+        m_history = nullptr;
+        ++m_historyGeneration;
+        Q_EMIT observedHistoryChanged(nullptr);
+    }
     if (m_client) {
         m_client->deleteLater();
         m_client = nullptr;
@@ -128,11 +179,20 @@ void BackendConnection::disconnectBackend()
     }
     if (m_server) {
         m_server->stop();
-        m_runtime.reset();
         m_server.reset();
     }
     if (m_state != State::Disconnected)
         setState(State::Disconnected);
+}
+
+ObservedHistory *BackendConnection::observedHistory() const
+{
+    return m_history.data();
+}
+
+AgentRuntime *BackendConnection::agentRuntime() const
+{
+    return m_server ? m_server->agentRuntime() : nullptr;
 }
 
 void BackendConnection::setState(State state, const QString &detail)

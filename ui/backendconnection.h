@@ -1,6 +1,7 @@
 #pragma once
 
 #include "net/connectionprofile.h"
+#include "net/observedhistory.h"
 #include "net/result.h"
 
 #include <QObject>
@@ -13,6 +14,7 @@
 namespace sessionscope {
 
 class AgentRuntime;
+class ObservedHistory;
 class SessionServer;
 class SessionsClient;
 
@@ -51,8 +53,14 @@ public:
     SessionServer *embeddedServer() const { return m_server.get(); }
     // The agent runtime this connection started because the embedded server
     // had none installed; null when the server runs its own.
-    AgentRuntime *agentRuntime() const { return m_runtime.get(); }
+    AgentRuntime *agentRuntime() const;
     QString dataDir() const { return m_dataDir; }
+    // What this console observed of the connected backend's runs and
+    // upgrades (the Runs and Upgrade audit tabs fall back to it where the
+    // backend has no /runs). Null until its journal has been read.
+    ObservedHistory *observedHistory() const;
+    // The journal of a backend: one file per base URL under the data folder.
+    static QString journalPathFor(const QUrl &baseUrl);
     // Where subscriptions live; started on first use.
     QThread *networkThread();
 
@@ -63,14 +71,17 @@ public:
 Q_SIGNALS:
     void stateChanged(sessionscope::BackendConnection::State state, const QString &detail);
     void clientChanged(sessionscope::SessionsClient *client);
+    void observedHistoryChanged(sessionscope::ObservedHistory *history);
 
 private:
     void setState(State state, const QString &detail = {});
     void probe();
+    void openObservedHistory();
 
     std::unique_ptr<SessionServer> m_server;
-    std::unique_ptr<AgentRuntime> m_runtime;
     QPointer<SessionsClient> m_client;
+    QPointer<ObservedHistory> m_history;
+    int m_historyGeneration = 0;
     ConnectionProfile m_profile;
     QString m_dataDir;
     QString m_lastError;

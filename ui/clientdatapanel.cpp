@@ -258,6 +258,11 @@ void ClientDataPanel::refreshVersions()
         return;
     m_versionsNote->setText(tr("Loading…"));
     m_deployments->list(m_task, this, [this](Result<QList<DeployedVersion>> versions) {
+        if (!versions.ok() && versions.error().httpStatus == 404) {
+            m_versionsNote->setText(tr("This backend has no deployments API: deploy with the Trigger.dev CLI."));
+            m_versionsNote->setStyleSheet({});
+            return;
+        }
         if (!versions.ok()) {
             m_versionsNote->setText(tr("Cannot list versions: %1").arg(versions.error().message));
             m_versionsNote->setStyleSheet(QStringLiteral("color:#c62828"));

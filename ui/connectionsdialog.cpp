@@ -73,6 +73,20 @@ ConnectionsDialog::ConnectionsDialog(ProfileStore *store, QWidget *parent) : QDi
         Q_EMIT embeddedRequested();
         accept();
     });
+    // Named for tests and accessibility tools.
+    m_list->setObjectName(QStringLiteral("profiles"));
+    embedded->setObjectName(QStringLiteral("useEmbedded"));
+    m_name->setObjectName(QStringLiteral("name"));
+    m_kind->setObjectName(QStringLiteral("kind"));
+    m_baseUrl->setObjectName(QStringLiteral("baseUrl"));
+    m_sessionsUrl->setObjectName(QStringLiteral("sessionsUrl"));
+    m_inUrl->setObjectName(QStringLiteral("inUrl"));
+    m_outUrl->setObjectName(QStringLiteral("outUrl"));
+    m_key->setObjectName(QStringLiteral("secretKey"));
+    m_status->setObjectName(QStringLiteral("status"));
+    saveButton->setObjectName(QStringLiteral("save"));
+    removeButton->setObjectName(QStringLiteral("remove"));
+    connectButton->setObjectName(QStringLiteral("connect"));
     resize(720, 380);
     reload();
 }

@@ -1,9 +1,6 @@
 #include "ui/deploymentsclient.h"
 
-#include "server/agent/deploymentregistry.h"
-
 #include <QJsonArray>
-#include <QTimer>
 #include <QJsonDocument>
 
 namespace sessionscope {
@@ -42,20 +39,6 @@ DeploymentsClient::DeploymentsClient(const ConnectionProfile &profile, QObject *
 
 void DeploymentsClient::list(const QString &task, QObject *context, ResultCallback<QList<DeployedVersion>> done)
 {
-    if (m_local) {
-        QList<DeployedVersion> versions;
-        const auto all = m_local->versions(task);
-        for (qsizetype i = 0; i < all.size(); ++i) {
-            auto v = DeployedVersion::fromJson(all[i].toJson());
-            if (v.ok()) {
-                v->isLatest = i == all.size() - 1;
-                versions.append(*v);
-            }
-        }
-        // Answer asynchronously like the HTTP path.
-        QTimer::singleShot(0, context, [done = std::move(done), versions] { done(versions); });
-        return;
-    }
     HttpRequest request;
     request.url = m_profile.url(EndpointFamily::Sessions, {QStringLiteral("api"), QStringLiteral("v1"),
                                                           QStringLiteral("deployments")},
@@ -82,15 +65,6 @@ void DeploymentsClient::list(const QString &task, QObject *context, ResultCallba
 void DeploymentsClient::deployBuiltin(const QString &task, const QString &builtin, QObject *context,
                                       ResultCallback<DeployedVersion> done)
 {
-    if (m_local) {
-        auto deployed = m_local->deployBuiltin(task, builtin);
-        Result<DeployedVersion> result = deployed.ok() ? DeployedVersion::fromJson(deployed->toJson())
-                                                       : Result<DeployedVersion>(deployed.error());
-        if (result.ok())
-            result->isLatest = true;
-        QTimer::singleShot(0, context, [done = std::move(done), result] { done(result); });
-        return;
-    }
     HttpRequest request;
     request.verb = "POST";
     request.idempotent = false;

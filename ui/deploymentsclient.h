@@ -3,13 +3,11 @@
 #include "net/connectionprofile.h"
 #include "net/resttransport.h"
 #include "net/result.h"
-#include "server/agent/deploymentregistry.h"
 
 #include <QDateTime>
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
-#include <QPointer>
 #include <QStringList>
 
 namespace sessionscope {
@@ -31,18 +29,15 @@ struct DeployedVersion
     static Result<DeployedVersion> fromJson(const QJsonObject &object);
 };
 
-// The embedded server's deployment extension (server/agent/deploymentroutes.h):
-// list the versions of a task and deploy a built-in one. Secret key only.
+// sessionscope-server's deployment extension (server/agent/deploymentroutes.h),
+// embedded or headless: list the versions of a task and deploy a built-in one.
+// Secret key only; Trigger.dev itself answers 404 (it deploys with its CLI).
 class DeploymentsClient : public QObject
 {
     Q_OBJECT
 
 public:
     explicit DeploymentsClient(const ConnectionProfile &profile, QObject *parent = nullptr);
-
-    // An in-process registry (the embedded backend's runtime started by the
-    // console) is used instead of HTTP when set.
-    void setLocalRegistry(DeploymentRegistry *registry) { m_local = registry; }
 
     void list(const QString &task, QObject *context, ResultCallback<QList<DeployedVersion>> done);
     void deployBuiltin(const QString &task, const QString &builtin, QObject *context,
@@ -51,7 +46,6 @@ public:
 private:
     ConnectionProfile m_profile;
     RestTransport *m_transport;
-    QPointer<DeploymentRegistry> m_local;
 };
 
 } // namespace sessionscope

@@ -1,5 +1,6 @@
 #include "ui/sessionview.h"
 
+#include "net/observedhistory.h"
 #include "models/conversationmodel.h"
 #include "models/recordbatchdecoder.h"
 #include "models/runhistorymodel.h"
@@ -9,7 +10,6 @@
 #include "models/upgradeauditmodel.h"
 #include "net/inappender.h"
 #include "net/tokenmanager.h"
-#include "server/agent/agentruntime.h"
 #include "ui/backendconnection.h"
 #include "ui/clientdatapanel.h"
 #include "ui/composerpanel.h"
@@ -208,10 +208,8 @@ void SessionView::startLive()
     connect(m_tokens, &TokenManager::tokenRejected, this,
             [this](const QString &reason) { showProblem(tr("Refreshed token refused: %1").arg(reason)); });
 
-    if (m_connection->isEmbedded()) {
+    if (m_connection->isEmbedded() || profile.kind != BackendKind::Cloud) {
         m_deployments = new DeploymentsClient(profile, this);
-        if (AgentRuntime *runtime = m_connection->agentRuntime())
-            m_deployments->setLocalRegistry(&runtime->registry());
         connect(m_clientData, &ClientDataPanel::deployed, this, [this](const DeployedVersion &v) {
             m_header->setToolTip(tr("Deployed %1").arg(v.label));
         });
@@ -243,7 +241,13 @@ void SessionView::startLive()
     m_out->start();
     m_in->start();
 
-    m_runs->load(client, m_sessionId);
+    m_runs->load(client, m_sessionId, m_connection->observedHistory());
+    useObservedHistory(m_connection->observedHistory());
+    connect(m_connection, &BackendConnection::observedHistoryChanged, this, [this](ObservedHistory *history) {
+        useObservedHistory(history);
+        if (history)
+            m_runs->load(m_connection->client(), m_sessionId, history);
+    });
     retrieveSession();
     m_refreshTimer.setInterval(5000);
     connect(&m_refreshTimer, &QTimer::timeout, this, &SessionView::retrieveSession);
@@ -306,8 +310,24 @@ void SessionView::retrieveSession()
     });
 }
 
+void SessionView::useObservedHistory(ObservedHistory *history)
+{
+    if (!history || history == m_history)
+        return;
+    m_history = history;
+    history->attach(m_tokens, m_sessionId);
+    const auto refresh = [this](const QString &session) {
+        if (m_history && (session == m_sessionId || session == m_session.id || session == m_session.externalId))
+            m_audit->setObservedUpgrades(m_history->upgrades(m_sessionId));
+    };
+    connect(history, &ObservedHistory::historyChanged, this, refresh);
+    refresh(m_sessionId);
+}
+
 void SessionView::onOutRecords(const QList<StreamRecord> &records)
 {
+    if (m_history)
+        m_history->observeRecords(m_sessionId, records);
     m_composer->observeRecords(records);
     m_tokens->observeRecords(records);
     for (const StreamRecord &r : records) {

@@ -20,6 +20,7 @@ class ComposerPanel;
 class ConversationModel;
 class DeploymentsClient;
 class InAppender;
+class ObservedHistory;
 class RunHistoryModel;
 class RunHistoryView;
 class SessionOverview;
@@ -85,6 +86,7 @@ private:
     void startLive();
     void retrieveSession();
     void onOutRecords(const QList<sessionscope::StreamRecord> &records);
+    void useObservedHistory(ObservedHistory *history);
     void onBatch(const RecordBatch &batch);
     void sendWithClientData();
 
@@ -102,6 +104,7 @@ private:
     UpgradeAuditModel *m_audit = nullptr;
     InAppender *m_appender = nullptr;
     TokenManager *m_tokens = nullptr;
+    QPointer<ObservedHistory> m_history;
     DeploymentsClient *m_deployments = nullptr;
     StreamConnection *m_out = nullptr;
     StreamConnection *m_in = nullptr;

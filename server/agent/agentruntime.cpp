@@ -101,7 +101,7 @@ Result<void> AgentRuntime::recoverLiveRuns()
 QString AgentRuntime::versionForNewRun(const SessionRow &session, RunReason reason)
 {
     if (!manages(session.taskIdentifier))
-        return RunLauncher::versionForNewRun(session, reason);
+        return m_sessions.defaultRunLauncher().versionForNewRun(session, reason);
     const QString lock = session.triggerConfigObject().value(QLatin1String("lockToVersion")).toString();
     const auto version = m_registry.resolve(session.taskIdentifier, lock);
     if (version)

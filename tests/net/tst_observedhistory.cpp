@@ -150,6 +150,7 @@ private Q_SLOTS:
         JwtClaims claims;
         claims.scopes = QStringList{QStringLiteral("read:runs:run_fromtoken")};
         history.observeToken(QStringLiteral("session_other"), claims);
+        history.flush();
         ObservedHistory again(journal());
         QVERIFY(again.open().ok());
         QCOMPARE(again.skippedLines(), 1);

@@ -146,7 +146,7 @@ class TestAgentHttp : public QObject
 private:
     QTemporaryDir m_dir;
     std::unique_ptr<SessionServer> m_server;
-    std::unique_ptr<AgentRuntime> m_runtime;
+    AgentRuntime *m_runtime = nullptr; // the server's own
     std::unique_ptr<Client> m_client;
     QString m_dataDir;
 
@@ -155,19 +155,18 @@ private:
         ServerConfig config;
         config.dataDir = m_dataDir;
         config.secretKey = QString::fromLatin1(kSecret);
+        config.agentChunksPerSecond = chunkRate;
         m_server = std::make_unique<SessionServer>(config);
         QVERIFY(m_server->start().ok());
-        m_runtime = std::make_unique<AgentRuntime>(m_server->database(), m_server->sessions(), m_server->streams(),
-                                                   &m_server->tokens());
-        m_runtime->setChunkRateOverride(chunkRate);
-        QVERIFY(m_runtime->start().ok());
+        m_runtime = m_server->agentRuntime();
+        QVERIFY(m_runtime);
         m_client = std::make_unique<Client>(m_server->baseUrl());
     }
 
     void stopServer()
     {
         m_client.reset();
-        m_runtime.reset();
+        m_runtime = nullptr;
         m_server.reset();
     }
 
