@@ -2,13 +2,15 @@
 """Writes a synthetic `.out` SSE capture in S2 batch framing (protocol.md).
 
 One assistant turn: start, start-step, text-start, then text-delta records
-until the file reaches the requested size, then text-end, finish-step, finish
-and the turn-complete control record. One record per batch, a ping every
+until the file reaches the requested size (or the turn holds exactly
+--records records), then text-end, finish-step, finish and the turn-complete
+control record. One record per batch, a ping every
 --ping-every records, `data: [DONE]` at the end. The output is deterministic
 for a given seed, so runs are comparable.
 
 Keep generated files under build/ (they are large):
     bench/gen_out_capture.py --size-mb 100 -o build/bench/out-100mb.sse
+    bench/gen_out_capture.py --records 500000 -o build/bench/out-500k.sse
 """
 
 import argparse
@@ -20,6 +22,10 @@ import sys
 WORDS = ("the quick brown fox jumps over the lazy dog while a session streams "
          "tokens to every subscriber of its out channel and the console keeps up "
          "with unicode too: café, naïve, 東京, ünïcödé").split(" ")
+
+
+# start, start-step, text-start, text-end, finish-step, finish, turn-complete
+FRAMING_RECORDS = 7
 
 
 def dumps(value):
@@ -59,10 +65,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
     parser.add_argument("--size-mb", type=float, default=100.0, help="approximate size in MB (default 100)")
+    parser.add_argument("--records", type=int, default=0,
+                        help="exactly this many records in all (at least %d); overrides --size-mb" % FRAMING_RECORDS)
     parser.add_argument("--ping-every", type=int, default=1000, help="records between pings (default 1000)")
     parser.add_argument("--words-per-delta", type=int, default=3, help="average words per text-delta (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     args = parser.parse_args()
+    if args.records and args.records < FRAMING_RECORDS:
+        parser.error("--records must be at least %d (the turn's framing records)" % FRAMING_RECORDS)
 
     rng = random.Random(args.seed)
     target = int(args.size_mb * 1_000_000)
@@ -77,7 +87,12 @@ def main():
     cap.chunk({"type": "start-step"})
     cap.chunk({"type": "text-start", "id": "t1"})
     deltas = 0
-    while cap.written < target - 2048:
+    def more():
+        if args.records:
+            return cap.seq < args.records - (FRAMING_RECORDS - 3)
+        return cap.written < target - 2048
+
+    while more():
         n = max(1, int(rng.expovariate(1.0 / args.words_per_delta)))
         cap.chunk({"type": "text-delta", "id": "t1", "delta": " ".join(rng.choice(WORDS) for _ in range(n)) + " "})
         deltas += 1

@@ -110,6 +110,8 @@ QJsonObject ConnectionProfile::toJson() const
         o.insert(QStringLiteral("endpoints"), endpoints);
     if (!secretStorageNote.isEmpty())
         o.insert(QStringLiteral("secretStorageNote"), secretStorageNote);
+    if (!edgeNamespace.isEmpty())
+        o.insert(QStringLiteral("edgeNamespace"), edgeNamespace);
     return o;
 }
 
@@ -137,6 +139,7 @@ Result<ConnectionProfile> ConnectionProfile::fromJson(const QJsonObject &o)
     else if (storage == QLatin1String("file"))
         p.secretStorage = SecretStorage::File;
     p.secretStorageNote = o.value(QStringLiteral("secretStorageNote")).toString();
+    p.edgeNamespace = o.value(QStringLiteral("edgeNamespace")).toString();
     if (auto r = p.validate(); !r)
         return r.error();
     return p;

@@ -37,6 +37,9 @@ struct ConnectionProfile
     SecretStorage secretStorage = SecretStorage::None;
     QString secretStorageNote;
     QString secretKey;
+    // The clientData key an edge proxy owns (the trusted-edge pattern), e.g.
+    // "__edge"; empty when no edge rewrites clientData.
+    QString edgeNamespace;
 
     static constexpr const char *CloudUrl = "https://api.trigger.dev";
 

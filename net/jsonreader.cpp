@@ -1,46 +1,46 @@
 #include "net/jsonreader.h"
 
+#include "net/bytescan.h"
+
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 namespace sessionscope {
 
 namespace {
 
-// How a byte inside a string is handled: 0 copied as is, 1 closing quote,
-// 2 escape, 3 control character (invalid), 4 start of a multi-byte sequence.
-constexpr auto StringClass = [] {
-    std::array<quint8, 256> table{};
-    for (int c = 0; c < 0x20; ++c)
-        table[c] = 3;
-    table['"'] = 1;
-    table['\\'] = 2;
-    for (int c = 0x80; c < 0x100; ++c)
-        table[c] = 4;
+// What the byte after a backslash stands for; 0 for 'u' and for invalid escapes.
+constexpr auto SimpleEscape = [] {
+    std::array<char, 256> table{};
+    table['"'] = '"';
+    table['\\'] = '\\';
+    table['/'] = '/';
+    table['b'] = '\b';
+    table['f'] = '\f';
+    table['n'] = '\n';
+    table['r'] = '\r';
+    table['t'] = '\t';
     return table;
 }();
 
-void appendBytes(std::string &out, const char *data, qsizetype size)
+void assignString(std::string &out, QByteArrayView text)
 {
-    out.append(data, size_t(size));
+    out.assign(text.data(), size_t(text.size()));
 }
-struct Discard
+void assignString(QByteArray &out, QByteArrayView text)
 {
-};
-void appendBytes(Discard &, const char *, qsizetype) {}
-void appendByte(std::string &out, char c)
-{
-    out.push_back(c);
+    out = QByteArray(text.data(), text.size());
 }
-void appendByte(Discard &, char) {}
 
 // The length of the well-formed UTF-8 sequence at p (Unicode table 3-7), or 0.
-int utf8SequenceLength(const char *p, const char *end)
+Q_ALWAYS_INLINE int utf8SequenceLength(const char *p, const char *end)
 {
     const auto b0 = static_cast<unsigned char>(p[0]);
     auto cont = [&](int i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
@@ -64,6 +64,81 @@ int utf8SequenceLength(const char *p, const char *end)
     if (b0 == 0xF4)
         return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
     return 0;
+}
+
+using bytescan::Block;
+
+// The bytes a string reader must look at, bit i for byte i of the block at p:
+// the closing quote, a backslash, a control character or a non-ASCII byte.
+Q_ALWAYS_INLINE unsigned specialMask(const char *p)
+{
+    const bytescan::Bytes bytes = bytescan::load(p);
+    return bytescan::equal(bytes, '"') | bytescan::equal(bytes, '\\') | bytescan::controlOrNonAscii(bytes);
+}
+
+// Room a decoding pass may write past the decoded bytes: whole blocks and
+// whole UTF-8 sequences are stored at once.
+constexpr qsizetype StoreSlack = 16 + Block;
+
+// The first byte at or after p that a string reader must look at.
+Q_ALWAYS_INLINE const char *findStringSpecial(const char *p, const char *end)
+{
+    while (end - p >= Block) {
+        if (const unsigned mask = specialMask(p))
+            return p + bytescan::first(mask);
+        p += Block;
+    }
+    while (p < end && JsonReader::isPlainStringByte(*p))
+        ++p;
+    return p;
+}
+
+// Decodes plain bytes and the one-character escapes (\" \\ \n ...) from p to o a
+// block at a time, stopping at any other byte to look at (the closing quote,
+// \u, a control or non-ASCII byte) or near the end. Escaped JSON inside a
+// string (S2 record bodies) has one every few bytes: each is handled within
+// its block, without starting the block over.
+Q_ALWAYS_INLINE void decodeRun(const char *&p, const char *end, char *&o)
+{
+    using namespace bytescan;
+    // Every load and store below stays within two blocks of p.
+    while (end - p >= 2 * Block + 2) {
+        const Bytes bytes = load(p);
+        const unsigned quotes = equal(bytes, '"');
+        const unsigned backslashes = equal(bytes, '\\');
+        unsigned mask = quotes | backslashes | controlOrNonAscii(bytes);
+        std::memcpy(o, p, Block);
+        int next = 0;  // input bytes of this block dealt with
+        int shift = 0; // how far the output lags the input within it
+        while (mask) {
+            const int k = first(mask);
+            if (!(backslashes >> k & 1)) {
+                p += k;
+                o += k - shift;
+                return;
+            }
+            // The usual \" and \\ are told by the masks, sparing a load the
+            // next escape would wait for.
+            char simple = '"';
+            if (!(quotes >> (k + 1) & 1)) {
+                simple = backslashes >> (k + 1) & 1 ? '\\' : SimpleEscape[static_cast<unsigned char>(p[k + 1])];
+                if (!simple) {
+                    p += k;
+                    o += k - shift;
+                    return;
+                }
+            }
+            o[k - shift] = simple;
+            ++shift;
+            next = k + 2;
+            // The bytes after the escape move back by `shift`.
+            std::memcpy(o + next - shift, p + next, Block);
+            mask &= ~(3u << k); // the escape and the character it escaped
+        }
+        const int advance = std::max(next, Block);
+        p += advance;
+        o += advance - shift;
+    }
 }
 
 int hexValue(char c)
@@ -114,6 +189,27 @@ qsizetype encodeUtf8(char32_t cp, char *out)
     out[2] = char(0x80 | ((cp >> 6) & 0x3F));
     out[3] = char(0x80 | (cp & 0x3F));
     return 4;
+}
+
+constexpr char32_t InvalidEscape = 0xFFFFFFFF;
+constexpr char32_t UnpairedSurrogate = 0xFFFFFFFE;
+
+// The code point of the \u escape at p (two escapes for a surrogate pair), or
+// InvalidEscape / UnpairedSurrogate.
+char32_t unicodeEscape(const char *p, const char *end)
+{
+    const int unit = hex4(p + 2, end);
+    if (unit < 0)
+        return InvalidEscape;
+    if (unit >= 0xDC00 && unit <= 0xDFFF)
+        return UnpairedSurrogate;
+    if (unit < 0xD800 || unit > 0xDBFF)
+        return char32_t(unit);
+    p += 6;
+    const int low = (end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? hex4(p + 2, end) : -1;
+    if (low < 0xDC00 || low > 0xDFFF)
+        return UnpairedSurrogate;
+    return 0x10000 + ((char32_t(unit) - 0xD800) << 10) + (char32_t(low) - 0xDC00);
 }
 
 QString describeByte(char c)
@@ -173,14 +269,6 @@ bool parseDouble(const char *start, const char *end, double &out)
 
 } // namespace
 
-// Called before every token: inlined, and compact JSON (no whitespace) leaves at once.
-Q_ALWAYS_INLINE void JsonReader::skipWhitespace()
-{
-    while (m_p < m_end && static_cast<unsigned char>(*m_p) <= ' ' &&
-           (*m_p == ' ' || *m_p == '\n' || *m_p == '\r' || *m_p == '\t'))
-        ++m_p;
-}
-
 JsonReader::JsonReader(QByteArrayView json)
 {
     static const char empty = '\0';
@@ -212,7 +300,8 @@ QString JsonReader::typeName(Type type)
 
 bool JsonReader::fail(const QString &reason, const char *at)
 {
-    if (m_error.isEmpty()) {
+    if (!m_failed) {
+        m_failed = true;
         m_errorAt = at - m_begin;
         m_error = QStringLiteral("%1 at byte %2").arg(reason).arg(m_errorAt);
     }
@@ -220,220 +309,146 @@ bool JsonReader::fail(const QString &reason, const char *at)
     return false;
 }
 
-
-
-bool JsonReader::expect(char c)
+// At m_p: the end of the input, or a byte where `expected` belongs.
+bool JsonReader::failUnexpected(const char *expected)
 {
-    skipWhitespace();
     if (m_p >= m_end)
         return fail(QStringLiteral("unexpected end of input"), m_p);
-    if (*m_p != c)
-        return fail(describeByte(*m_p) + QStringLiteral(" where '%1' belongs").arg(QLatin1Char(c)), m_p);
-    ++m_p;
-    return true;
+    if (!expected)
+        return fail(describeByte(*m_p), m_p);
+    return fail(describeByte(*m_p) + QStringLiteral(" where %1 belongs").arg(QLatin1String(expected)), m_p);
 }
 
-JsonReader::Type JsonReader::peek()
+JsonReader::Type JsonReader::failPeek()
 {
-    if (failed())
-        return Type::Invalid;
-    skipWhitespace();
-    if (m_p >= m_end) {
+    if (m_p >= m_end)
         fail(QStringLiteral("unexpected end of input"), m_p);
-        return Type::Invalid;
-    }
-    switch (*m_p) {
-    case '{':
-        return Type::Object;
-    case '[':
-        return Type::Array;
-    case '"':
-        return Type::String;
-    case 't':
-    case 'f':
-        return Type::Bool;
-    case 'n':
-        return Type::Null;
-    case '-':
-    case '0':
-    case '1':
-    case '2':
-    case '3':
-    case '4':
-    case '5':
-    case '6':
-    case '7':
-    case '8':
-    case '9':
-        return Type::Number;
-    default:
+    else
         fail(describeByte(*m_p), m_p);
-        return Type::Invalid;
-    }
+    return Type::Invalid;
 }
 
-bool JsonReader::enter(Type type)
+bool JsonReader::failEnter(Type type)
 {
-    if (peek() != type)
-        return failed() ? false : fail(QStringLiteral("expected %1").arg(typeName(type)), m_p);
-    ++m_p;
-    m_first = true;
-    return true;
+    return m_failed ? false : fail(QStringLiteral("expected %1").arg(typeName(type)), m_p);
 }
 
-bool JsonReader::enterObject()
+// A key with escapes or non-ASCII bytes, or a broken one: decoded into the scratch buffer.
+bool JsonReader::readKeySlow(std::string_view &key)
 {
-    return enter(Type::Object);
+    QByteArrayView text;
+    if (!scanString<true>(text))
+        return false;
+    key = std::string_view(text.data(), size_t(text.size()));
+    m_keyDecoded = true;
+    return expectColon();
 }
 
-bool JsonReader::enterArray()
+char *JsonReader::scratchFor(qsizetype bytes)
 {
-    return enter(Type::Array);
+    if (bytes <= qsizetype(sizeof m_inlineScratch))
+        return m_inlineScratch;
+    if (qsizetype(m_scratch.size()) < bytes)
+        m_scratch.resize(size_t(bytes));
+    return m_scratch.data();
 }
 
-// After a member or element: ',' (more follow) or the closing bracket.
-bool JsonReader::separator(char close, bool &more)
+// One pass over the string at m_p (its opening quote), validating it left to
+// right so that the first problem is the one reported. With Decode, `text`
+// gets its decoded bytes: a view of the input when nothing needed decoding,
+// else of the scratch buffer.
+template <bool Decode>
+bool JsonReader::scanString(QByteArrayView &text)
 {
-    skipWhitespace();
-    if (m_p >= m_end)
-        return fail(QStringLiteral("unexpected end of input"), m_p);
-    const bool first = std::exchange(m_first, false);
-    if (*m_p == close) {
-        ++m_p;
-        more = false;
+    const char *const begin = m_p + 1;
+    const char *p = findStringSpecial(begin, m_end);
+    if (Q_LIKELY(p < m_end && *p == '"')) {
+        text = QByteArrayView(begin, p - begin);
+        m_p = p + 1;
         return true;
     }
-    if (!first) {
-        if (*m_p != ',')
-            return fail(describeByte(*m_p) + QStringLiteral(" where ',' or '%1' belongs").arg(QLatin1Char(close)),
-                        m_p);
-        ++m_p;
+    // Decoded bytes never outnumber raw ones, so the rest of the input bounds
+    // them.
+    char *const out = Decode ? scratchFor((m_end - begin) + StoreSlack) : nullptr;
+    char *o = out;
+    if constexpr (Decode) {
+        // The plain bytes before the first special one; usually a few.
+        if (p - begin <= Block && m_end - begin >= Block)
+            std::memcpy(o, begin, Block);
+        else
+            std::memcpy(o, begin, size_t(p - begin));
+        o += p - begin;
     }
-    more = true;
+    for (;;) {
+        if (Q_UNLIKELY(p >= m_end))
+            return fail(QStringLiteral("unterminated string"), m_p);
+        const auto c = static_cast<unsigned char>(*p);
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            if (Q_UNLIKELY(p + 1 >= m_end))
+                return fail(QStringLiteral("unterminated string"), m_p);
+            if (const char simple = SimpleEscape[static_cast<unsigned char>(p[1])]) {
+                if constexpr (Decode)
+                    *o++ = simple;
+                p += 2;
+            } else if (p[1] == 'u') {
+                const char32_t cp = unicodeEscape(p, m_end);
+                if (cp == InvalidEscape)
+                    return fail(QStringLiteral("invalid \\u escape"), p);
+                if (cp == UnpairedSurrogate)
+                    return fail(QStringLiteral("unpaired surrogate in a \\u escape"), p);
+                if constexpr (Decode)
+                    o += encodeUtf8(cp, o);
+                p += cp >= 0x10000 ? 12 : 6;
+            } else {
+                return fail(QStringLiteral("invalid escape '\\%1'").arg(QLatin1Char(p[1])), p);
+            }
+        } else if (Q_UNLIKELY(c < 0x20)) {
+            return fail(QStringLiteral("control character in a string"), p);
+        } else {
+            const int length = utf8SequenceLength(p, m_end);
+            if (Q_UNLIKELY(!length))
+                return fail(QStringLiteral("invalid UTF-8 in a string"), p);
+            if constexpr (Decode) {
+                if (m_end - p >= 4)
+                    std::memcpy(o, p, 4); // one store; the bytes past the sequence are overwritten
+                else
+                    std::memcpy(o, p, size_t(length));
+                o += length;
+            }
+            p += length;
+        }
+        // The plain run up to the next byte to look at.
+        if constexpr (!Decode) {
+            p = findStringSpecial(p, m_end);
+        } else {
+            decodeRun(p, m_end, o);
+            while (p < m_end && JsonReader::isPlainStringByte(*p))
+                *o++ = *p++;
+        }
+    }
+    if constexpr (Decode)
+        text = QByteArrayView(out, o - out);
+    m_p = p + 1;
     return true;
-}
-
-bool JsonReader::nextKey(std::string_view &key)
-{
-    bool more = false;
-    if (failed() || !separator('}', more) || !more)
-        return false;
-    skipWhitespace();
-    if (m_p >= m_end || *m_p != '"')
-        return fail(m_p >= m_end ? QStringLiteral("unexpected end of input")
-                                 : describeByte(*m_p) + QStringLiteral(" where a member name belongs"),
-                    m_p);
-    // Most names are plain ASCII: viewed in place, no copy.
-    const char *p = m_p + 1;
-    while (p < m_end && StringClass[static_cast<unsigned char>(*p)] == 0)
-        ++p;
-    if (p < m_end && *p == '"') {
-        key = std::string_view(m_p + 1, size_t(p - m_p - 1));
-        m_p = p + 1;
-    } else {
-        m_key.clear();
-        if (!readStringInto(m_key))
-            return false;
-        key = m_key;
-    }
-    return expect(':');
-}
-
-bool JsonReader::nextElement()
-{
-    bool more = false;
-    return !failed() && separator(']', more) && more;
 }
 
 template <typename Out>
 bool JsonReader::readStringInto(Out &out)
 {
-    const char *p = m_p + 1; // past the opening quote
-    const char *run = p;
-    for (;;) {
-        while (p < m_end && StringClass[static_cast<unsigned char>(*p)] == 0)
-            ++p;
-        if (p >= m_end)
-            return fail(QStringLiteral("unterminated string"), m_p);
-        switch (StringClass[static_cast<unsigned char>(*p)]) {
-        case 1:
-            appendBytes(out, run, p - run);
-            m_p = p + 1;
-            return true;
-        case 3:
-            return fail(QStringLiteral("control character in a string"), p);
-        case 4: {
-            const int length = utf8SequenceLength(p, m_end);
-            if (!length)
-                return fail(QStringLiteral("invalid UTF-8 in a string"), p);
-            p += length;
-            break;
-        }
-        default: { // an escape
-            appendBytes(out, run, p - run);
-            if (p + 1 >= m_end)
-                return fail(QStringLiteral("unterminated string"), m_p);
-            char single = 0;
-            switch (p[1]) {
-            case '"':
-            case '\\':
-            case '/':
-                single = p[1];
-                break;
-            case 'b':
-                single = '\b';
-                break;
-            case 'f':
-                single = '\f';
-                break;
-            case 'n':
-                single = '\n';
-                break;
-            case 'r':
-                single = '\r';
-                break;
-            case 't':
-                single = '\t';
-                break;
-            case 'u':
-                break;
-            default:
-                return fail(QStringLiteral("invalid escape '\\%1'").arg(QLatin1Char(p[1])), p);
-            }
-            if (single) {
-                appendByte(out, single);
-                p += 2;
-            } else {
-                int unit = hex4(p + 2, m_end);
-                if (unit < 0)
-                    return fail(QStringLiteral("invalid \\u escape"), p);
-                char32_t cp = char32_t(unit);
-                p += 6;
-                if (unit >= 0xDC00 && unit <= 0xDFFF)
-                    return fail(QStringLiteral("unpaired surrogate in a \\u escape"), p - 6);
-                if (unit >= 0xD800 && unit <= 0xDBFF) {
-                    const int low = (m_end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? hex4(p + 2, m_end) : -1;
-                    if (low < 0xDC00 || low > 0xDFFF)
-                        return fail(QStringLiteral("unpaired surrogate in a \\u escape"), p - 6);
-                    cp = 0x10000 + ((char32_t(unit) - 0xD800) << 10) + (char32_t(low) - 0xDC00);
-                    p += 6;
-                }
-                char utf8[4];
-                appendBytes(out, utf8, encodeUtf8(cp, utf8));
-            }
-            run = p;
-        }
-        }
-    }
+    QByteArrayView text;
+    if (!scanString<true>(text))
+        return false;
+    assignString(out, text);
+    return true;
 }
 
 bool JsonReader::readString(QByteArray &out)
 {
-    // Decoded into a std::string first: its appends are far cheaper than QByteArray's.
-    if (!readString(m_text))
-        return false;
-    out = QByteArray(m_text.data(), qsizetype(m_text.size()));
-    return true;
+    if (peek() != Type::String)
+        return failed() ? false : fail(QStringLiteral("expected a string"), m_p);
+    return readStringInto(out);
 }
 
 bool JsonReader::readString(std::string &out)
@@ -480,7 +495,7 @@ bool JsonReader::scanNumber(const char *&start, bool &integral)
     return true;
 }
 
-JsonReader::IntegerRead JsonReader::readInteger(qint64 &out)
+JsonReader::IntegerRead JsonReader::readIntegerSlow(qint64 &out)
 {
     if (peek() != Type::Number) {
         if (!failed())
@@ -524,32 +539,44 @@ bool JsonReader::literal(const char *word, qsizetype size)
 
 bool JsonReader::skipValue()
 {
-    return skip(0);
+    return skip();
 }
 
-bool JsonReader::skip(int depth)
+bool JsonReader::skipString()
 {
-    if (depth >= MaxDepth)
+    // Most strings have nothing to look at before their closing quote.
+    const char *p = findStringSpecial(m_p + 1, m_end);
+    if (Q_LIKELY(p < m_end && *p == '"')) {
+        m_p = p + 1;
+        return true;
+    }
+    QByteArrayView ignored;
+    return scanString<false>(ignored);
+}
+
+bool JsonReader::skip()
+{
+    if (m_depth >= MaxDepth)
         return fail(QStringLiteral("nested deeper than %1 levels").arg(MaxDepth), m_p);
     std::string_view key;
     switch (peek()) {
     case Type::Object:
         enterObject();
         while (nextKey(key)) {
-            if (!skip(depth + 1))
+            if (!skip())
                 return false;
         }
         return !failed();
     case Type::Array:
         enterArray();
         while (nextElement()) {
-            if (!skip(depth + 1))
+            if (!skip())
                 return false;
         }
         return !failed();
     case Type::String: {
-        Discard discard;
-        return readStringInto(discard);
+        QByteArrayView ignored;
+        return scanString<false>(ignored);
     }
     case Type::Number: {
         const char *start = nullptr;
@@ -574,12 +601,12 @@ bool JsonReader::skip(int depth)
 
 bool JsonReader::readValue(nlohmann::json &out)
 {
-    return valueInto(out, 0);
+    return valueInto(out);
 }
 
-bool JsonReader::valueInto(nlohmann::json &out, int depth)
+bool JsonReader::valueInto(nlohmann::json &out)
 {
-    if (depth >= MaxDepth)
+    if (m_depth >= MaxDepth)
         return fail(QStringLiteral("nested deeper than %1 levels").arg(MaxDepth), m_p);
     switch (peek()) {
     case Type::Object: {
@@ -588,7 +615,7 @@ bool JsonReader::valueInto(nlohmann::json &out, int depth)
         std::string_view key;
         while (nextKey(key)) {
             // A repeated name keeps the last value, as nlohmann does.
-            if (!valueInto(out[std::string(key)], depth + 1))
+            if (!valueInto(out[std::string(key)]))
                 return false;
         }
         return !failed();
@@ -598,16 +625,16 @@ bool JsonReader::valueInto(nlohmann::json &out, int depth)
         out = nlohmann::json::array();
         while (nextElement()) {
             out.push_back(nullptr);
-            if (!valueInto(out.back(), depth + 1))
+            if (!valueInto(out.back()))
                 return false;
         }
         return !failed();
     }
     case Type::String: {
-        std::string text;
-        if (!readStringInto(text))
+        QByteArrayView text;
+        if (!scanString<true>(text))
             return false;
-        out = std::move(text);
+        out = std::string(text.data(), size_t(text.size()));
         return true;
     }
     case Type::Number: {

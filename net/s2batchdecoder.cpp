@@ -1,10 +1,13 @@
 #include "net/s2batchdecoder.h"
 
 #include "net/jsonreader.h"
+#include "net/literal.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <iterator>
 
 namespace sessionscope {
 
@@ -75,7 +78,7 @@ public:
         m_json.enterObject();
         std::string_view key;
         while (m_json.nextKey(key)) {
-            if (m_mode == Mode::Batch && key == "records") {
+            if (m_mode == Mode::Batch && equalsLiteral(key, "records")) {
                 sawRecords = true;
                 recordsProblem.clear();
                 const Type type = m_json.peek();
@@ -86,12 +89,12 @@ public:
                     recordsProblem = QStringLiteral("records is %1, not an array").arg(JsonReader::typeName(type));
                     m_json.skipValue();
                 }
-            } else if (key == "tail") {
+            } else if (equalsLiteral(key, "tail")) {
                 sawTail = true;
                 readTail(tail, tailProblem);
-            } else if (m_mode == Mode::Ping && key == "timestamp") {
+            } else if (m_mode == Mode::Ping && equalsLiteral(key, "timestamp")) {
                 pingProblem.clear();
-                pingTimestamp = integer(QStringLiteral("the ping timestamp"), pingProblem);
+                pingTimestamp = integer("the ping timestamp", pingProblem);
             } else {
                 m_json.skipValue();
             }
@@ -121,28 +124,28 @@ public:
 private:
     // An integer member; on a value of another type, `problem` says so
     // (prefixed with `what`) and the value is skipped.
-    std::optional<qint64> integer(const QString &what, QString &problem)
+    std::optional<qint64> integer(const char *what, QString &problem)
     {
         const Type type = m_json.peek();
-        if (type == Type::Number) {
+        if (Q_LIKELY(type == Type::Number)) {
             qint64 value = 0;
-            switch (m_json.readInteger(value)) {
-            case JsonReader::IntegerRead::Ok:
+            const JsonReader::IntegerRead read = m_json.readInteger(value);
+            if (Q_LIKELY(read == JsonReader::IntegerRead::Ok))
                 return value;
-            case JsonReader::IntegerRead::NotInteger:
-                problem = QStringLiteral("%1 is a fractional number, not an integer").arg(what);
-                break;
-            case JsonReader::IntegerRead::OutOfRange:
-                problem = QStringLiteral("%1 is a number out of range, not an integer").arg(what);
-                break;
-            case JsonReader::IntegerRead::Failed:
-                break;
-            }
+            integerProblem(read, what, problem);
         } else if (type != Type::Invalid) {
-            problem = QStringLiteral("%1 is %2, not an integer").arg(what, JsonReader::typeName(type));
+            problem = QStringLiteral("%1 is %2, not an integer").arg(QLatin1String(what), JsonReader::typeName(type));
             m_json.skipValue();
         }
         return std::nullopt;
+    }
+
+    Q_DECL_COLD_FUNCTION static void integerProblem(JsonReader::IntegerRead read, const char *what, QString &problem)
+    {
+        if (read == JsonReader::IntegerRead::NotInteger)
+            problem = QStringLiteral("%1 is a fractional number, not an integer").arg(QLatin1String(what));
+        else if (read == JsonReader::IntegerRead::OutOfRange)
+            problem = QStringLiteral("%1 is a number out of range, not an integer").arg(QLatin1String(what));
     }
 
     bool readRecords()
@@ -176,31 +179,32 @@ private:
         m_json.enterObject();
         std::string_view key;
         while (m_json.nextKey(key)) {
-            if (key == "seq_num") {
+            if (equalsLiteral(key, "seq_num")) {
                 QString &problem = rec.problems[PendingRecord::Seq];
                 problem.clear();
-                rec.seq = integer(QStringLiteral("seq_num"), problem);
+                rec.seq = integer("seq_num", problem);
                 if (rec.seq && *rec.seq < 0) {
                     problem = QStringLiteral("negative seq_num %1").arg(*rec.seq);
                     rec.seq.reset();
                 }
-            } else if (key == "timestamp") {
+            } else if (equalsLiteral(key, "timestamp")) {
                 QString &problem = rec.problems[PendingRecord::Timestamp];
                 problem.clear();
-                rec.timestamp = integer(QStringLiteral("timestamp"), problem);
-            } else if (key == "body") {
+                rec.timestamp = integer("timestamp", problem);
+            } else if (equalsLiteral(key, "body")) {
                 QString &problem = rec.problems[PendingRecord::Body];
                 problem.clear();
                 rec.body.reset();
                 const Type type = m_json.peek();
                 if (type == Type::String) {
-                    if (m_json.readString(m_scratch))
-                        rec.body = QByteArray(m_scratch.data(), qsizetype(m_scratch.size()));
+                    QByteArray body;
+                    if (m_json.readString(body))
+                        rec.body = std::move(body);
                 } else if (type != Type::Invalid) {
                     problem = QStringLiteral("body is %1, not a string").arg(JsonReader::typeName(type));
                     m_json.skipValue();
                 }
-            } else if (key == "headers") {
+            } else if (equalsLiteral(key, "headers")) {
                 rec.problems[PendingRecord::Headers] = readHeaders(rec.headers);
             } else {
                 m_json.skipValue();
@@ -270,12 +274,9 @@ private:
                     ++strings;
                     continue;
                 }
-                if (!m_json.readString(m_scratch))
+                if (strings < 2 ? !m_json.readString(strings == 0 ? header.first : header.second)
+                                : !m_json.skipValue())
                     break;
-                if (strings < 2) {
-                    (strings == 0 ? header.first : header.second) =
-                        QByteArray(m_scratch.data(), qsizetype(m_scratch.size()));
-                }
                 ++strings;
             }
             if (strings != 2 && problem.isEmpty())
@@ -303,16 +304,16 @@ private:
         m_json.enterObject();
         std::string_view key;
         while (m_json.nextKey(key)) {
-            if (key == "seq_num") {
+            if (equalsLiteral(key, "seq_num")) {
                 seqProblem.clear();
-                seq = integer(QStringLiteral("seq_num"), seqProblem);
+                seq = integer("seq_num", seqProblem);
                 if (seq && *seq < 0) {
                     seqProblem = QStringLiteral("negative seq_num %1").arg(*seq);
                     seq.reset();
                 }
-            } else if (key == "timestamp") {
+            } else if (equalsLiteral(key, "timestamp")) {
                 timestampProblem.clear();
-                timestamp = integer(QStringLiteral("timestamp"), timestampProblem);
+                timestamp = integer("timestamp", timestampProblem);
             } else {
                 m_json.skipValue();
             }
@@ -336,12 +337,11 @@ private:
     Mode m_mode;
     JsonReader m_json;
     S2Event &m_out;
-    std::string m_scratch; // string bytes before they are copied at their exact size
 };
 
 // An `event: error` carries a message; servers send it as text, a JSON string,
 // or an object with "message" / "error".
-QString serverErrorText(const QByteArray &data)
+QString serverErrorText(QByteArrayView data)
 {
     if (data.trimmed().isEmpty())
         return QStringLiteral("the server sent an error event without a message");
@@ -362,11 +362,76 @@ QString serverErrorText(const QByteArray &data)
     return QString::fromUtf8(data);
 }
 
+// The layout S2 writes (protocol.md): no whitespace, records of seq_num,
+// timestamp, body and headers in that order, then the tail. Read with literal
+// matches and the same value readers as BatchReader, so whatever it accepts
+// decodes exactly as BatchReader would decode it. Anything else (another
+// order, whitespace, a value out of range, any error) returns false having
+// added nothing, and BatchReader reads the batch instead.
+bool readCompactBatch(QByteArrayView text, S2Event &out)
+{
+    using IntegerRead = JsonReader::IntegerRead;
+    JsonReader json(text);
+    const qsizetype before = out.records.size();
+    const auto giveUp = [&] {
+        out.records.resize(before);
+        return false;
+    };
+    if (!json.consumeLiteral("{\"records\":["))
+        return false;
+    if (!json.consumeLiteral("]")) {
+        do {
+            StreamRecord record;
+            if (!json.consumeLiteral("{\"seq_num\":") || json.readInteger(record.seqNum) != IntegerRead::Ok ||
+                record.seqNum < 0 || !json.consumeLiteral(",\"timestamp\":") ||
+                json.readInteger(record.timestamp) != IntegerRead::Ok || !json.consumeLiteral(",\"body\":") ||
+                json.peek() != JsonReader::Type::String || !json.readString(record.body) ||
+                !json.consumeLiteral(",\"headers\":[")) {
+                return giveUp();
+            }
+            if (!json.consumeLiteral("]}")) {
+                do {
+                    StreamHeader header;
+                    if (!json.consumeLiteral("[") || json.peek() != JsonReader::Type::String ||
+                        !json.readString(header.first) || !json.consumeLiteral(",") ||
+                        json.peek() != JsonReader::Type::String || !json.readString(header.second) ||
+                        !json.consumeLiteral("]")) {
+                        return giveUp();
+                    }
+                    record.headers.append(std::move(header));
+                } while (json.consumeLiteral(","));
+                if (!json.consumeLiteral("]}"))
+                    return giveUp();
+                record.kind = StreamRecord::kindFromHeaders(record.headers);
+            }
+            out.records.append(std::move(record));
+        } while (json.consumeLiteral(","));
+        if (!json.consumeLiteral("]"))
+            return giveUp();
+    }
+    std::optional<StreamTail> tail;
+    if (json.consumeLiteral(",\"tail\":{\"seq_num\":")) {
+        StreamTail read;
+        if (json.readInteger(read.seqNum) != IntegerRead::Ok || read.seqNum < 0 ||
+            !json.consumeLiteral(",\"timestamp\":") || json.readInteger(read.timestamp) != IntegerRead::Ok ||
+            !json.consumeLiteral("}")) {
+            return giveUp();
+        }
+        tail = read;
+    }
+    if (!json.consumeLiteral("}") || !json.expectEnd())
+        return giveUp();
+    if (tail)
+        out.tail = tail;
+    return true;
+}
+
 } // namespace
 
 void S2BatchDecoder::decodeBatchJson(QByteArrayView json, S2Event &into)
 {
-    BatchReader(BatchReader::Mode::Batch, json, into).run();
+    if (!readCompactBatch(json, into))
+        BatchReader(BatchReader::Mode::Batch, json, into).run();
 }
 
 void S2BatchDecoder::decodePingJson(QByteArrayView json, S2Event &into)
@@ -378,22 +443,49 @@ S2Event S2BatchDecoder::decode(const SseEvent &event)
 {
     S2Event out;
     out.eventType = event.type;
-    if (event.type == "batch") {
+    decodeData(event.type, event.data, out);
+    return out;
+}
+
+void S2BatchDecoder::decode(const SseEventView &event, S2Event &out)
+{
+    // The usual names are shared rather than allocated per event.
+    static const QByteArray known[] = {QByteArrayLiteral("batch"), QByteArrayLiteral("ping"),
+                                       QByteArrayLiteral("message"), QByteArrayLiteral("error")};
+    const auto it = std::find_if(std::begin(known), std::end(known), [&](const QByteArray &name) {
+        return name.size() == event.type.size() &&
+               std::memcmp(name.constData(), event.type.data(), size_t(name.size())) == 0;
+    });
+    if (it == std::end(known))
+        out.eventType = event.type.toByteArray();
+    else if (out.eventType.constData() != it->constData())
+        out.eventType = *it;
+    out.records.clear();
+    out.tail.reset();
+    out.pingTimestamp = 0;
+    out.serverError.clear();
+    out.errors.clear();
+    decodeData(event.type, event.data, out);
+}
+
+void S2BatchDecoder::decodeData(QByteArrayView type, QByteArrayView data, S2Event &out)
+{
+    out.type = S2Event::Type::Other;
+    if (equalsLiteral(type, "batch")) {
         out.type = S2Event::Type::Batch;
-        decodeBatchJson(event.data, out);
-    } else if (event.type == "ping") {
+        decodeBatchJson(data, out);
+    } else if (equalsLiteral(type, "ping")) {
         out.type = S2Event::Type::Ping;
-        decodePingJson(event.data, out);
-    } else if (event.type == "error") {
+        decodePingJson(data, out);
+    } else if (equalsLiteral(type, "error")) {
         out.type = S2Event::Type::Error;
-        out.serverError = serverErrorText(event.data);
-    } else if (event.type == "message" && event.data == "[DONE]") {
+        out.serverError = serverErrorText(data);
+    } else if (equalsLiteral(type, "message") && equalsLiteral(data, "[DONE]")) {
         out.type = S2Event::Type::Done;
     }
     for (const StreamRecord &record : std::as_const(out.records))
         m_lastSeq = std::max(m_lastSeq, record.seqNum);
     m_recordCount += out.records.size();
-    return out;
 }
 
 void S2BatchDecoder::reset()

@@ -36,11 +36,17 @@ struct S2Event
 
 // Turns SSE events into records. The batch JSON is parsed once, straight into
 // StreamRecord fields (no JSON tree), and a bad record costs only itself: the
-// others in its batch are kept and the next event decodes normally.
+// others in its batch are kept and the next event decodes normally. Batches
+// in the layout S2 writes are matched literally; any other layout (member
+// order, whitespace) is read by the general reader, with the same result.
 class S2BatchDecoder
 {
 public:
     S2Event decode(const SseEvent &event);
+    // The same into `out`, which is cleared first and keeps its capacity: with
+    // SseParser::feedViews(), the streaming path that allocates only the
+    // records' bodies.
+    void decode(const SseEventView &event, S2Event &out);
 
     // The JSON of a `batch` / `ping` event's data, for callers that already
     // know the event type. Appends to `into`.
@@ -54,6 +60,8 @@ public:
     void reset();
 
 private:
+    void decodeData(QByteArrayView type, QByteArrayView data, S2Event &out);
+
     qint64 m_lastSeq = -1;
     qint64 m_recordCount = 0;
 };

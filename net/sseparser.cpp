@@ -1,25 +1,32 @@
 #include "net/sseparser.h"
 
+#include "net/bytescan.h"
+#include "net/literal.h"
+
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 namespace sessionscope {
 
 namespace {
 
-const char *findByte(const char *from, const char *end, char byte)
+// The first CR or LF at or after p, or end: one pass for both, a block at a time.
+const char *findLineEnd(const char *p, const char *end)
 {
-    if (from == end)
-        return end; // memchr must not see a null pointer, even for 0 bytes
-    const void *hit = std::memchr(from, byte, size_t(end - from));
-    return hit ? static_cast<const char *>(hit) : end;
+    using namespace bytescan;
+    while (end - p >= Block) {
+        const Bytes bytes = load(p);
+        if (const unsigned mask = equal(bytes, '\n') | equal(bytes, '\r'))
+            return p + first(mask);
+        p += Block;
+    }
+    while (p < end && *p != '\n' && *p != '\r')
+        ++p;
+    return p;
 }
 
-const QByteArray &messageType()
-{
-    static const QByteArray type("message");
-    return type;
-}
+constexpr QByteArrayView MessageType("message");
 
 constexpr char Bom[] = "\xEF\xBB\xBF";
 
@@ -28,6 +35,33 @@ constexpr char Bom[] = "\xEF\xBB\xBF";
 SseParser::SseParser(qsizetype maxEventBytes) : m_maxEventBytes(std::max<qsizetype>(maxEventBytes, 1)) {}
 
 void SseParser::feed(QByteArrayView bytes, QList<SseEvent> &out)
+{
+    feedViews(bytes, [&](const SseEventView &view) {
+        SseEvent event;
+        if (view.type.data() == MessageType.data()) {
+            static const QByteArray message = MessageType.toByteArray();
+            event.type = message;
+        } else {
+            if (m_dispatchedType != view.type)
+                m_dispatchedType = view.type.toByteArray();
+            event.type = m_dispatchedType;
+        }
+        event.data = view.data.toByteArray();
+        event.id = lastEventId();
+        out.append(std::move(event));
+    });
+}
+
+QByteArray SseParser::lastEventId() const
+{
+    if (m_lastEventIdChanged) {
+        m_lastEventIdBytes = QByteArray(m_lastEventId.data(), qsizetype(m_lastEventId.size()));
+        m_lastEventIdChanged = false;
+    }
+    return m_lastEventIdBytes;
+}
+
+void SseParser::consume(QByteArrayView bytes, Sink sink)
 {
     m_bytesFed += bytes.size();
     if (!m_bomDone) {
@@ -46,13 +80,15 @@ void SseParser::feed(QByteArrayView bytes, QList<SseEvent> &out)
             // Not a BOM after all: the bytes held back are ordinary content.
             m_bomDone = true;
             bytes = bytes.sliced(i);
-            consumeLines(QByteArrayView(Bom, m_bomMatched), out);
+            consumeLines(QByteArrayView(Bom, m_bomMatched), sink);
+            copyViewedData();
         }
     }
-    consumeLines(bytes, out);
+    consumeLines(bytes, sink);
+    copyViewedData();
 }
 
-void SseParser::consumeLines(QByteArrayView bytes, QList<SseEvent> &out)
+void SseParser::consumeLines(QByteArrayView bytes, Sink sink)
 {
     const char *p = bytes.data();
     const char *const end = p + bytes.size();
@@ -62,21 +98,13 @@ void SseParser::consumeLines(QByteArrayView bytes, QList<SseEvent> &out)
         if (*p == '\n')
             ++p;
     }
-    // Each memchr result is reused until passed, so every byte is scanned at most
-    // once per terminator kind even on LF-only or CR-only streams.
-    const char *cr = findByte(p, end, '\r');
-    const char *lf = findByte(p, end, '\n');
     while (p < end) {
-        if (cr < p)
-            cr = findByte(p, end, '\r');
-        if (lf < p)
-            lf = findByte(p, end, '\n');
-        const char *eol = std::min(cr, lf);
+        const char *const eol = findLineEnd(p, end);
         if (eol == end) {
             // An unfinished line: keep it for the next chunk, within the cap.
             if (m_skipping) {
                 m_lineStarted = true;
-            } else if (qsizetype(m_data.size() + m_line.size()) + (end - p) > m_maxEventBytes) {
+            } else if (dataBytes() + qsizetype(m_line.size()) + (end - p) > m_maxEventBytes) {
                 overflow();
                 m_lineStarted = true;
             } else {
@@ -91,12 +119,12 @@ void SseParser::consumeLines(QByteArrayView bytes, QList<SseEvent> &out)
                 m_skipping = false; // the blank line that ends the dropped event
             m_lineStarted = false;
         } else if (m_line.empty()) {
-            processLine(piece, out);
-        } else if (qsizetype(m_data.size() + m_line.size()) + piece.size() > m_maxEventBytes) {
+            processLine(piece, true, sink);
+        } else if (dataBytes() + qsizetype(m_line.size()) + piece.size() > m_maxEventBytes) {
             overflow();
         } else {
             m_line.append(piece.data(), size_t(piece.size()));
-            processLine(QByteArrayView(m_line.data(), qsizetype(m_line.size())), out);
+            processLine(QByteArrayView(m_line.data(), qsizetype(m_line.size())), false, sink);
             m_line.clear(); // keeps the capacity for the next split line
         }
 
@@ -112,41 +140,52 @@ void SseParser::consumeLines(QByteArrayView bytes, QList<SseEvent> &out)
     }
 }
 
-void SseParser::processLine(QByteArrayView line, QList<SseEvent> &out)
+void SseParser::processLine(QByteArrayView line, bool inInput, Sink sink)
 {
     if (line.isEmpty()) {
-        dispatch(out);
+        dispatch(sink);
         return;
     }
     if (line.front() == ':')
         return; // a comment
-    if (qsizetype(m_data.size()) + line.size() > m_maxEventBytes) {
+    if (dataBytes() + line.size() > m_maxEventBytes) {
         overflow();
         return;
     }
-    const char *colon = static_cast<const char *>(std::memchr(line.data(), ':', size_t(line.size())));
-    if (!colon) {
-        processField(line, {});
+    // Field names are short: a plain loop beats a library call.
+    qsizetype at = 0;
+    while (at < line.size() && line[at] != ':')
+        ++at;
+    if (at == line.size()) {
+        processField(line, {}, inInput);
         return;
     }
-    const qsizetype at = colon - line.data();
     QByteArrayView value = line.sliced(at + 1);
     if (!value.isEmpty() && value.front() == ' ')
         value = value.sliced(1);
-    processField(line.first(at), value);
+    processField(line.first(at), value, inInput);
 }
 
-void SseParser::processField(QByteArrayView field, QByteArrayView value)
+void SseParser::processField(QByteArrayView field, QByteArrayView value, bool inInput)
 {
-    if (field == "data") {
+    if (equalsLiteral(field, "data")) {
+        if (inInput && !m_dataViewed && m_data.empty()) {
+            m_viewedData = value;
+            m_dataViewed = true;
+            return;
+        }
+        copyViewedData();
         m_data.append(value.data(), size_t(value.size()));
         m_data.push_back('\n');
-    } else if (field == "event") {
+    } else if (equalsLiteral(field, "event")) {
         m_eventType.assign(value.data(), size_t(value.size()));
-    } else if (field == "id") {
-        if (!value.contains('\0') && value != m_lastEventId)
-            m_lastEventId = value.toByteArray();
-    } else if (field == "retry") {
+    } else if (equalsLiteral(field, "id")) {
+        const bool hasNul = !value.isEmpty() && std::memchr(value.data(), '\0', size_t(value.size()));
+        if (!hasNul && std::string_view(value.data(), size_t(value.size())) != m_lastEventId) {
+            m_lastEventId.assign(value.data(), size_t(value.size()));
+            m_lastEventIdChanged = true;
+        }
+    } else if (equalsLiteral(field, "retry")) {
         // Only ASCII digits count; anything else (or an absurd value) is ignored.
         if (value.isEmpty() || value.size() > 18)
             return;
@@ -161,27 +200,30 @@ void SseParser::processField(QByteArrayView field, QByteArrayView value)
     // Any other field is ignored, as the spec says.
 }
 
-void SseParser::dispatch(QList<SseEvent> &out)
+void SseParser::dispatch(Sink sink)
 {
-    if (m_data.empty()) {
+    if (!m_dataViewed && m_data.empty()) {
         m_eventType.clear();
         return;
     }
-    SseEvent event;
-    if (m_eventType.empty()) {
-        event.type = messageType();
-    } else {
-        const QByteArrayView type(m_eventType.data(), qsizetype(m_eventType.size()));
-        if (m_dispatchedType != type)
-            m_dispatchedType = type.toByteArray();
-        event.type = m_dispatchedType;
-    }
-    // A copy: m_data keeps its capacity for the next event.
-    event.data = QByteArray(m_data.data(), qsizetype(m_data.size()) - 1);
-    event.id = m_lastEventId;
-    out.append(std::move(event));
+    SseEventView event;
+    event.type = m_eventType.empty() ? MessageType : QByteArrayView(m_eventType.data(), qsizetype(m_eventType.size()));
+    event.data = m_dataViewed ? m_viewedData : QByteArrayView(m_data.data(), qsizetype(m_data.size()) - 1);
+    event.id = QByteArrayView(m_lastEventId.data(), qsizetype(m_lastEventId.size()));
+    sink.call(sink.handler, event);
+    // The buffers keep their capacity for the next event.
+    m_dataViewed = false;
     m_data.clear();
     m_eventType.clear();
+}
+
+void SseParser::copyViewedData()
+{
+    if (!m_dataViewed)
+        return;
+    m_data.assign(m_viewedData.data(), size_t(m_viewedData.size()));
+    m_data.push_back('\n');
+    m_dataViewed = false;
 }
 
 void SseParser::overflow()
@@ -191,6 +233,7 @@ void SseParser::overflow()
                        "skipped to the next blank line")
             .arg(m_maxEventBytes)));
     // Give the memory back: the cap is reached only by a broken or hostile stream.
+    m_dataViewed = false;
     m_data = std::string();
     m_line = std::string();
     m_eventType.clear();
@@ -205,7 +248,7 @@ QList<Error> SseParser::takeErrors()
 
 bool SseParser::pendingEvent() const
 {
-    return !m_data.empty() || !m_line.empty() || (!m_bomDone && m_bomMatched > 0);
+    return dataBytes() > 0 || !m_line.empty() || (!m_bomDone && m_bomMatched > 0);
 }
 
 std::optional<Error> SseParser::finish()
@@ -214,7 +257,7 @@ std::optional<Error> SseParser::finish()
     if (pendingEvent()) {
         error = Error::make(QStringLiteral("the stream ended inside an event (no blank line after "
                                            "its last line): %1 bytes discarded")
-                                .arg(qsizetype(m_data.size() + m_line.size()) + (m_bomDone ? 0 : m_bomMatched)));
+                                .arg(dataBytes() + qsizetype(m_line.size()) + (m_bomDone ? 0 : m_bomMatched)));
     }
     clearStreamState();
     return error;
@@ -224,6 +267,7 @@ void SseParser::clearStreamState()
 {
     m_line = std::string();
     m_data = std::string();
+    m_dataViewed = false;
     m_eventType = std::string();
     m_bomMatched = 0;
     m_bomDone = false;
@@ -235,7 +279,9 @@ void SseParser::clearStreamState()
 void SseParser::reset()
 {
     clearStreamState();
-    m_lastEventId = QByteArray();
+    m_lastEventId = std::string();
+    m_lastEventIdBytes = QByteArray();
+    m_lastEventIdChanged = false;
     m_dispatchedType = QByteArray();
     m_retryMs.reset();
     m_errors.clear();

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace sessionscope {
 
@@ -19,6 +20,16 @@ struct SseEvent
     QByteArray id;   // the last event ID buffer at dispatch time
 
     bool operator==(const SseEvent &other) const = default;
+};
+
+// The same event viewed in place, without a copy: the views point into the
+// parser or into the bytes being fed, and hold only during the call they are
+// passed to.
+struct SseEventView
+{
+    QByteArrayView type; // "message" when the event had no `event` field
+    QByteArrayView data; // `data` lines joined with '\n'
+    QByteArrayView id;   // the last event ID buffer at dispatch time
 };
 
 // An incremental event-stream parser: the same events come out whatever way the
@@ -38,6 +49,18 @@ public:
     // Parses `bytes` and appends every event they complete to `out`.
     void feed(QByteArrayView bytes, QList<SseEvent> &out);
 
+    // Parses `bytes` and calls onEvent(const SseEventView &) for every event
+    // they complete, in order. Nothing is copied: an event whose single data
+    // line lies in `bytes` is viewed right there. onEvent must not feed this
+    // parser.
+    template <typename OnEvent>
+    void feedViews(QByteArrayView bytes, OnEvent &&onEvent)
+    {
+        using Handler = std::remove_reference_t<OnEvent>;
+        consume(bytes, {[](void *handler, const SseEventView &event) { (*static_cast<Handler *>(handler))(event); },
+                        const_cast<void *>(static_cast<const void *>(&onEvent))});
+    }
+
     // Errors since the last call (oversized events), in stream order.
     QList<Error> takeErrors();
 
@@ -47,7 +70,7 @@ public:
     // event id and retry survive, as they do across an EventSource reconnect.
     std::optional<Error> finish();
 
-    QByteArray lastEventId() const { return m_lastEventId; }
+    QByteArray lastEventId() const;
     std::optional<qint64> retryMs() const { return m_retryMs; }
     qsizetype maxEventBytes() const { return m_maxEventBytes; }
     qint64 bytesFed() const { return m_bytesFed; }
@@ -56,10 +79,20 @@ public:
     void reset();
 
 private:
-    void consumeLines(QByteArrayView bytes, QList<SseEvent> &out);
-    void processLine(QByteArrayView line, QList<SseEvent> &out);
-    void processField(QByteArrayView field, QByteArrayView value);
-    void dispatch(QList<SseEvent> &out);
+    struct Sink
+    {
+        void (*call)(void *handler, const SseEventView &event);
+        void *handler;
+    };
+    void consume(QByteArrayView bytes, Sink sink);
+    void consumeLines(QByteArrayView bytes, Sink sink);
+    // `inInput`: the line lies in the bytes being fed (not in m_line), so its
+    // data may be viewed instead of copied until the feed ends.
+    void processLine(QByteArrayView line, bool inInput, Sink sink);
+    void processField(QByteArrayView field, QByteArrayView value, bool inInput);
+    void dispatch(Sink sink);
+    void copyViewedData(); // before the bytes it points into go away
+    qsizetype dataBytes() const { return m_dataViewed ? m_viewedData.size() + 1 : qsizetype(m_data.size()); }
     void overflow();
     bool pendingEvent() const;
     void clearStreamState(); // keeps what outlives a connection: last event id, retry
@@ -68,10 +101,17 @@ private:
     // std::string: its appends are much cheaper than QByteArray's on this path.
     std::string m_line;      // a line split across chunks
     std::string m_data;      // data buffer, each line followed by '\n'
+    // The data buffer is this one line (and a '\n') of the bytes being fed,
+    // while m_dataViewed; m_data is empty then.
+    QByteArrayView m_viewedData;
+    bool m_dataViewed = false;
     std::string m_eventType; // event type buffer
-    bool m_hasEventType = false;
-    QByteArray m_lastEventId;
-    QByteArray m_dispatchedType; // reused so repeated types share one allocation
+    std::string m_lastEventId;
+    // QByteArray copies for SseEvent, remade only when they change so that
+    // events share one allocation.
+    mutable QByteArray m_lastEventIdBytes;
+    mutable bool m_lastEventIdChanged = false;
+    QByteArray m_dispatchedType;
     std::optional<qint64> m_retryMs;
     QList<Error> m_errors;
     qint64 m_bytesFed = 0;

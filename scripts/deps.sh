@@ -8,6 +8,8 @@ SESSIONSCOPE_PACKAGES=(
   nlohmann-json3-dev libbenchmark-dev
   clang libclang-rt-14-dev
   xvfb xauth
+  # scripts/package and the packaging tests: dpkg-shlibdeps, the AppDir, validators
+  dpkg-dev file patchelf desktop-file-utils appstream
 )
 
 sessionscope_install_deps() {

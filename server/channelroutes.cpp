@@ -362,6 +362,13 @@ void ChannelRoutes::subscribe(const HttpExchange::Ptr &exchange, const AuthConte
         exchange->respondError(500, QStringLiteral("Internal Server Error"));
         return;
     }
+    // The SDK's SSEStreamSubscription({from: "latest"}) asks for only what is
+    // appended after it connects; a Last-Event-ID wins.
+    if (exchange->header("last-event-id").trimmed().isEmpty() &&
+        exchange->header("x-trigger-stream-start")
+                .trimmed()
+                .compare("latest", Qt::CaseInsensitive) == 0)
+        options.startSeq = (*stream)->nextSeq();
     QList<HttpExchange::Header> headers{{"Content-Type", "text/event-stream"},
                                         {"Cache-Control", "no-cache"},
                                         {"X-Stream-Version", "v2"},

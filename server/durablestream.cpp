@@ -2,21 +2,71 @@
 
 #include "server/wirejson.h"
 
+#include <charconv>
+#include <cstring>
+
 namespace sessionscope {
+
+namespace {
+
+char *writeText(char *out, QByteArrayView text)
+{
+    std::memcpy(out, text.data(), size_t(text.size()));
+    return out + text.size();
+}
+
+char *writeNumber(char *out, qint64 value)
+{
+    return std::to_chars(out, out + 20, value).ptr;
+}
+
+// The common body, UTF-8 JSON text, as a JSON string: only quotes and
+// backslashes need escaping. Null for anything else (control characters,
+// invalid UTF-8), which wirejson::appendQuoted handles.
+char *writeQuotedText(char *out, QByteArrayView body)
+{
+    *out++ = '"';
+    bool ascii = true;
+    for (const char ch : body) {
+        const auto c = uchar(ch);
+        if (c < 0x20)
+            return nullptr;
+        ascii = ascii && c < 0x80;
+        if (c == '"' || c == '\\')
+            *out++ = '\\';
+        *out++ = ch;
+    }
+    if (!ascii && !wirejson::isValidUtf8(body))
+        return nullptr;
+    *out++ = '"';
+    return out;
+}
+
+} // namespace
 
 StoredRecord StoredRecord::make(StreamRecord record)
 {
+    // Built once per record and then copied into every batch that holds it
+    // (catch-up reads build it for each record they load): raw writes into
+    // one allocation instead of a dozen appends.
     StoredRecord out;
     QByteArray &w = out.wire;
-    w.reserve(record.body.size() + 96);
-    w.append("{\"seq_num\":");
-    w.append(QByteArray::number(record.seqNum));
-    w.append(",\"timestamp\":");
-    w.append(QByteArray::number(record.timestamp));
-    w.append(",\"body\":");
-    // Bodies are opaque: bytes that are not UTF-8 (a trim command's big-endian
-    // seq) travel as \u00XX so they survive the trip.
-    wirejson::appendQuoted(w, record.body, wirejson::InvalidUtf8::Latin1);
+    w.resize(80 + 2 * record.body.size());
+    char *p = w.data();
+    p = writeText(p, "{\"seq_num\":");
+    p = writeNumber(p, record.seqNum);
+    p = writeText(p, ",\"timestamp\":");
+    p = writeNumber(p, record.timestamp);
+    p = writeText(p, ",\"body\":");
+    char *end = writeQuotedText(p, record.body);
+    if (end) {
+        w.resize(end - w.constData());
+    } else {
+        w.resize(p - w.constData());
+        // Bodies are opaque: bytes that are not UTF-8 (a trim command's
+        // big-endian seq) travel as \u00XX so they survive the trip.
+        wirejson::appendQuoted(w, record.body, wirejson::InvalidUtf8::Latin1);
+    }
     w.append(",\"headers\":[");
     for (qsizetype i = 0; i < record.headers.size(); ++i) {
         if (i)

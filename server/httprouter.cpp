@@ -1,6 +1,7 @@
 #include "server/httprouter.h"
 
 #include "server/ratelimiter.h"
+#include "server/requestguard.h"
 
 #include <QDateTime>
 #include <QPointer>
@@ -58,8 +59,19 @@ bool matches(const QStringList &pattern, const QStringList &segments, QStringLis
 } // namespace
 
 HttpRouter::HttpRouter(const ApiAuth &auth, RateLimiter &limiter, QObject *parent)
-    : QAbstractHttpServer(parent), m_auth(auth), m_limiter(limiter)
+    : QAbstractHttpServer(parent), m_auth(auth), m_limiter(limiter),
+      m_guard(std::make_unique<RequestGuard>([this](QTcpSocket *socket) {
+          const auto it = m_connections.constFind(socket);
+          return it != m_connections.cend() && (it->busy || !it->waiting.isEmpty());
+      }))
 {
+}
+
+void HttpRouter::bind(QTcpServer *server)
+{
+    if (server)
+        m_guard->watch(server);
+    QAbstractHttpServer::bind(server);
 }
 
 HttpRouter::~HttpRouter()

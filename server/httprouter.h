@@ -9,10 +9,12 @@
 #include <QStringList>
 
 #include <functional>
+#include <memory>
 
 namespace sessionscope {
 
 class RateLimiter;
+class RequestGuard;
 
 // The HTTP front on Qt HttpServer: matches paths to routes, answers CORS
 // preflights, applies the rate limit and authentication, and keeps each
@@ -30,6 +32,10 @@ public:
 
     HttpRouter(const ApiAuth &auth, RateLimiter &limiter, QObject *parent = nullptr);
     ~HttpRouter() override;
+
+    // Hides QAbstractHttpServer::bind: the request guard, which bounds the
+    // bytes Qt buffers per request, must be connected to `server` first.
+    void bind(QTcpServer *server);
 
     // Pattern segments are literals, or "{}" for a parameter.
     void addRoute(const QStringList &pattern, const QList<Method> &methods, Handler handler);
@@ -66,6 +72,7 @@ private:
 
     const ApiAuth &m_auth;
     RateLimiter &m_limiter;
+    std::unique_ptr<RequestGuard> m_guard;
     QList<Route> m_routes;
     QHash<QTcpSocket *, Connection> m_connections;
 };

@@ -1,5 +1,6 @@
 #include "server/sessionsroutes.h"
 
+#include "server/authroutes.h"
 #include "server/bodyvalidator.h"
 #include "server/runsroutes.h"
 #include "server/sessionservice.h"
@@ -77,6 +78,80 @@ std::optional<qint64> coerceInt(const QString &text)
     return qint64(d);
 }
 
+// SessionTriggerConfig as the SDK's schema (@trigger.dev/core 4.8.3) has it:
+// only its keys are stored, in its order (zod strips the rest).
+Json triggerConfigFrom(BodyValidator &v, const Json &tc)
+{
+    Json out = Json::object();
+    if (v.object(tc, "basePayload", QStringLiteral("triggerConfig.basePayload"), true))
+        out["basePayload"] = tc["basePayload"];
+    if (auto m = v.oneOf(tc, "machine", QStringLiteral("triggerConfig.machine"),
+                         {QStringLiteral("micro"), QStringLiteral("small-1x"),
+                          QStringLiteral("small-2x"), QStringLiteral("medium-1x"),
+                          QStringLiteral("medium-2x"), QStringLiteral("large-1x"),
+                          QStringLiteral("large-2x")}))
+        out["machine"] = m->toStdString();
+    if (auto q = v.string(tc, "queue", QStringLiteral("triggerConfig.queue"), false, 0, 128))
+        out["queue"] = q->toStdString();
+    if (auto names =
+            v.stringArray(tc, "concurrency", QStringLiteral("triggerConfig.concurrency"), 2, 122)) {
+        static const QRegularExpression limitName(QStringLiteral("^[a-zA-Z0-9_-]{1,122}$"));
+        for (const QString &name : *names) {
+            if (!limitName.match(name).hasMatch())
+                v.fail(QStringLiteral("triggerConfig.concurrency"),
+                       QStringLiteral("Concurrency limit names are 1-122 characters using only "
+                                      "letters, numbers, underscores and hyphens"));
+        }
+        out["concurrency"] = wirejson::stringArray(*names);
+    }
+    if (v.has(tc, "concurrencyKey")) {
+        // z.union([string, number]).transform(String)
+        const Json &key = tc["concurrencyKey"];
+        if (key.is_string())
+            out["concurrencyKey"] = key;
+        else if (key.is_number())
+            out["concurrencyKey"] = wirejson::dump(key).toStdString();
+        else
+            v.fail(
+                QStringLiteral("triggerConfig.concurrencyKey"),
+                QStringLiteral("Expected string, received %1").arg(BodyValidator::typeName(key)));
+    }
+    if (auto t = v.stringArray(tc, "tags", QStringLiteral("triggerConfig.tags"), 10, 128))
+        out["tags"] = wirejson::stringArray(*t);
+    if (auto n =
+            v.integer(tc, "maxAttempts", QStringLiteral("triggerConfig.maxAttempts"), false, 1, 10))
+        out["maxAttempts"] = *n;
+    if (auto n = v.integer(tc, "maxDuration", QStringLiteral("triggerConfig.maxDuration"), false, 1,
+                           std::nullopt))
+        out["maxDuration"] = *n;
+    if (auto s =
+            v.string(tc, "lockToVersion", QStringLiteral("triggerConfig.lockToVersion"), false))
+        out["lockToVersion"] = s->toStdString();
+    // null (the SDK's opt-out) and blank mean absent; the id is kept trimmed.
+    if (v.has(tc, "externalDeploymentId") && !tc["externalDeploymentId"].is_null()) {
+        if (auto s =
+                v.string(tc, "externalDeploymentId",
+                         QStringLiteral("triggerConfig.externalDeploymentId"), false, 0, 128, true);
+            s && !s->isEmpty())
+            out["externalDeploymentId"] = s->toStdString();
+    }
+    if (auto s = v.string(tc, "region", QStringLiteral("triggerConfig.region"), false))
+        out["region"] = s->toStdString();
+    if (auto n = v.integer(tc, "idleTimeoutInSeconds",
+                           QStringLiteral("triggerConfig.idleTimeoutInSeconds"), false, 1, 3600))
+        out["idleTimeoutInSeconds"] = *n;
+    if (v.has(tc, "ttl")) {
+        // A duration string, or a whole number of seconds >= 0.
+        if (tc["ttl"].is_string()) {
+            out["ttl"] = tc["ttl"];
+        } else if (auto n = v.integer(tc, "ttl", QStringLiteral("triggerConfig.ttl"), false, 0,
+                                      std::nullopt)) {
+            out["ttl"] = *n;
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 SessionsRoutes::SessionsRoutes(RouteContext context) : m_ctx(context) {}
@@ -111,6 +186,9 @@ void SessionsRoutes::registerRoutes(HttpRouter &router)
     router.addRoute({api, v1, sessions, param, QStringLiteral("runs")}, {Method::Get},
                     [this](const HttpExchange::Ptr &e, const AuthContext &auth,
                            const QStringList &p) { runs(e, auth, p.at(0)); });
+    // The SDK's sessions.start() callers mint browser tokens with
+    // auth.createPublicToken(), which needs the claims route beside these.
+    AuthRoutes(m_ctx.tokens).registerRoutes(router);
 }
 
 Json SessionsRoutes::sessionJson(const SessionRow &s, bool withTriggerConfig)
@@ -221,38 +299,9 @@ void SessionsRoutes::create(const HttpExchange::Ptr &exchange, const AuthContext
     const auto task =
         v.string(root, "taskIdentifier", QStringLiteral("taskIdentifier"), true, 1, 128);
 
-    // Only the schema's keys are stored, in the schema's order (zod strips the rest).
     Json triggerConfig = Json::object();
-    if (v.object(root, "triggerConfig", QStringLiteral("triggerConfig"), true)) {
-        const Json &tc = root["triggerConfig"];
-        if (v.object(tc, "basePayload", QStringLiteral("triggerConfig.basePayload"), true))
-            triggerConfig["basePayload"] = tc["basePayload"];
-        if (auto m = v.oneOf(tc, "machine", QStringLiteral("triggerConfig.machine"),
-                             {QStringLiteral("micro"), QStringLiteral("small-1x"),
-                              QStringLiteral("small-2x"), QStringLiteral("medium-1x"),
-                              QStringLiteral("medium-2x"), QStringLiteral("large-1x"),
-                              QStringLiteral("large-2x")}))
-            triggerConfig["machine"] = m->toStdString();
-        if (auto q = v.string(tc, "queue", QStringLiteral("triggerConfig.queue"), false, 0, 128))
-            triggerConfig["queue"] = q->toStdString();
-        if (auto t = v.stringArray(tc, "tags", QStringLiteral("triggerConfig.tags"), 5, 128))
-            triggerConfig["tags"] = wirejson::stringArray(*t);
-        if (auto n = v.integer(tc, "maxAttempts", QStringLiteral("triggerConfig.maxAttempts"),
-                               false, 1, 10))
-            triggerConfig["maxAttempts"] = *n;
-        if (auto n = v.integer(tc, "maxDuration", QStringLiteral("triggerConfig.maxDuration"),
-                               false, 1, std::nullopt))
-            triggerConfig["maxDuration"] = *n;
-        if (auto s =
-                v.string(tc, "lockToVersion", QStringLiteral("triggerConfig.lockToVersion"), false))
-            triggerConfig["lockToVersion"] = s->toStdString();
-        if (auto s = v.string(tc, "region", QStringLiteral("triggerConfig.region"), false))
-            triggerConfig["region"] = s->toStdString();
-        if (auto n =
-                v.integer(tc, "idleTimeoutInSeconds",
-                          QStringLiteral("triggerConfig.idleTimeoutInSeconds"), false, 1, 3600))
-            triggerConfig["idleTimeoutInSeconds"] = *n;
-    }
+    if (v.object(root, "triggerConfig", QStringLiteral("triggerConfig"), true))
+        triggerConfig = triggerConfigFrom(v, root["triggerConfig"]);
     const auto tags = v.stringArray(root, "tags", QStringLiteral("tags"), 10, 128);
     if (v.object(root, "metadata", QStringLiteral("metadata"), false))
         params.metadata = wirejson::dump(root["metadata"]);

@@ -33,8 +33,11 @@ SseSubscriber::SseSubscriber(HttpExchange::Ptr exchange, StreamStore &store, Dur
     if (QTcpSocket *socket = m_exchange->socket()) {
         connect(socket, &QTcpSocket::disconnected, this, &SseSubscriber::finish);
         connect(socket, &QObject::destroyed, this, &SseSubscriber::finish);
+        // Only a subscriber that stopped at the high-water mark resumes here;
+        // new records reach the others through `appended`, so a thousand
+        // sockets draining do not each re-run the pump.
         connect(socket, &QTcpSocket::bytesWritten, this, [this] {
-            if (m_exchange->bytesToWrite() < kHighWater / 2)
+            if (m_blocked && m_exchange->bytesToWrite() < kHighWater / 2)
                 pump();
         });
     }
@@ -75,11 +78,16 @@ void SseSubscriber::pump()
     if (m_finished || m_pumping)
         return;
     m_pumping = true;
+    m_blocked = false;
     while (!m_finished) {
         m_cursor = qMax(m_cursor, m_stream->trimSeq());
         const qint64 tail = m_stream->nextSeq();
-        if (m_cursor >= tail || m_exchange->bytesToWrite() >= kHighWater)
+        if (m_cursor >= tail)
             break;
+        if (m_exchange->bytesToWrite() >= kHighWater) {
+            m_blocked = true;
+            break;
+        }
         QByteArray data;
         qint64 end = m_cursor;
         if (m_cursor >= m_stream->windowStart()) {
@@ -149,6 +157,11 @@ void SseSubscriber::onPingTimer()
 
 void SseSubscriber::close()
 {
+    if (m_finished)
+        return;
+    // Committed records whose announcement StreamStore is still coalescing
+    // go out before the end of the stream.
+    pump();
     if (m_finished)
         return;
     m_exchange->writeChunk("data: [DONE]\n\n");

@@ -68,6 +68,7 @@ private:
     QByteArray m_buffer;
     bool m_finished = false;
     bool m_pumping = false;
+    bool m_blocked = false; // stopped at the high-water mark: bytesWritten resumes
 };
 
 } // namespace sessionscope

@@ -96,6 +96,10 @@ StreamStore::StreamStore(Database &db, QObject *parent) : QObject(parent), m_db(
     m_flushTimer.setSingleShot(true);
     m_flushTimer.setInterval(0);
     connect(&m_flushTimer, &QTimer::timeout, this, &StreamStore::flush);
+    m_clock.start();
+    m_announceTimer.setSingleShot(true);
+    m_announceTimer.setTimerType(Qt::PreciseTimer);
+    connect(&m_announceTimer, &QTimer::timeout, this, &StreamStore::announceDue);
     m_evictTimer.setInterval(30'000);
     connect(&m_evictTimer, &QTimer::timeout, this, [this] { evictIdle(60'000); });
     m_evictTimer.start();
@@ -338,13 +342,58 @@ void StreamStore::flush()
             s->push(std::move(r));
         }
         s->applyTrim(w.trimSeq);
-        Q_EMIT s->appended(first, records.size());
+        announce(s, first);
         Q_EMIT recordsAppended(s->m_key, s->m_channel, records);
     }
     for (qsizetype i = 0; i < batch.size(); ++i) {
         if (batch.at(i).done)
             batch.at(i).done(outcomes.at(i));
     }
+}
+
+void StreamStore::announce(DurableStream *stream, qint64 firstSeq)
+{
+    if (stream->subscriberCount() < FanoutCoalesceSubscribers) {
+        Q_EMIT stream->appended(firstSeq, stream->nextSeq() - firstSeq);
+        return;
+    }
+    // Already waiting for its turn: the announced range reaches the tail then.
+    if (m_unannounced.contains(stream))
+        return;
+    const qint64 now = m_clock.elapsed();
+    const auto last = m_lastAnnounced.constFind(stream);
+    const qint64 due =
+        last == m_lastAnnounced.constEnd() ? now : *last + fanoutIntervalMs(stream->subscriberCount());
+    if (due <= now) {
+        m_lastAnnounced[stream] = now;
+        Q_EMIT stream->appended(firstSeq, stream->nextSeq() - firstSeq);
+        return;
+    }
+    m_unannounced.insert(stream, firstSeq);
+    const int wait = int(due - now);
+    if (!m_announceTimer.isActive() || m_announceTimer.remainingTime() > wait)
+        m_announceTimer.start(wait);
+}
+
+void StreamStore::announceDue()
+{
+    const qint64 now = m_clock.elapsed();
+    qint64 next = -1;
+    for (auto it = m_unannounced.begin(); it != m_unannounced.end();) {
+        DurableStream *stream = it.key();
+        const qint64 due = m_lastAnnounced.value(stream, now) + fanoutIntervalMs(stream->subscriberCount());
+        if (due > now) {
+            next = next < 0 ? due : qMin(next, due);
+            ++it;
+            continue;
+        }
+        const qint64 first = it.value();
+        it = m_unannounced.erase(it);
+        m_lastAnnounced[stream] = now;
+        Q_EMIT stream->appended(first, stream->nextSeq() - first);
+    }
+    if (next >= 0)
+        m_announceTimer.start(int(next - now));
 }
 
 Result<QList<StoredRecord>> StreamStore::read(const QString &key, Channel channel, qint64 fromSeq,
@@ -382,6 +431,7 @@ Result<QList<StoredRecord>> StreamStore::readFromDb(DurableStream *stream, qint6
     QList<StoredRecord> out;
     if (stream->m_dbId < 0)
         return out;
+    out.reserve(maxCount);
     auto q = m_db.run(
         QStringLiteral("SELECT seq, ts, headers, body FROM records WHERE stream_id=? AND seq>=? "
                        "ORDER BY seq LIMIT ?"),
@@ -407,6 +457,8 @@ void StreamStore::evictIdle(qint64 idleMs)
     for (auto it = m_streams.begin(); it != m_streams.end();) {
         DurableStream *s = *it;
         if (s->m_subscribers == 0 && s->m_pending == 0 && s->m_lastUsed <= cutoff) {
+            m_lastAnnounced.remove(s);
+            m_unannounced.remove(s);
             delete s;
             it = m_streams.erase(it);
         } else {

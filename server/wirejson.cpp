@@ -12,6 +12,36 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+// Whether no array or object in `text` nests deeper than MaxDepth. Counted
+// on the raw text (brackets inside strings do not count) so a hostile body
+// never reaches the parser.
+bool withinDepth(QByteArrayView text)
+{
+    int depth = 0;
+    bool inString = false;
+    bool escaped = false;
+    for (const char c : text) {
+        if (inString) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                inString = false;
+            continue;
+        }
+        if (c == '"') {
+            inString = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > MaxDepth)
+                return false;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return true;
+}
+
 bool isCont(uchar c)
 {
     return (c & 0xC0) == 0x80;
@@ -225,6 +255,8 @@ QByteArray dump(const Json &value)
 
 std::optional<Json> parse(QByteArrayView text)
 {
+    if (!withinDepth(text))
+        return std::nullopt;
     Json out = Json::parse(text.begin(), text.end(), nullptr, false);
     if (out.is_discarded())
         return std::nullopt;

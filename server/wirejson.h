@@ -42,7 +42,13 @@ std::optional<qint64> parseDate(const Json &value);
 
 // Compact text; invalid UTF-8 inside strings is replaced instead of throwing.
 QByteArray dump(const Json &value);
-// nullopt when `text` is not JSON.
+// The deepest nesting parse() accepts. Dumping and copying a Json recurse
+// once per level, so a 1 MiB body of '[' would overflow the stack; 1024 is
+// also where Qt's QJsonDocument (the agent's parser) stops, so the two agree
+// on what is JSON.
+inline constexpr int MaxDepth = 1024;
+
+// nullopt when `text` is not JSON or nests deeper than MaxDepth.
 std::optional<Json> parse(QByteArrayView text);
 
 QJsonObject toQt(const Json &object);

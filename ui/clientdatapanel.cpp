@@ -13,6 +13,7 @@
 #include <QJsonObject>
 #include <QJsonParseError>
 #include <QLabel>
+#include <QTableView>
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -117,6 +118,18 @@ ClientDataPanel::ClientDataPanel(QWidget *parent) : QWidget(parent)
     layout->addWidget(m_versionsBox);
     m_versionsBox->hide();
 
+    m_provenanceBox = new QGroupBox(tr("Per turn: sent by the console / received by the agent"), this);
+    auto *playout = new QVBoxLayout(m_provenanceBox);
+    m_provenanceView = new QTableView(m_provenanceBox);
+    m_provenanceView->setObjectName(QStringLiteral("provenance"));
+    m_provenanceView->verticalHeader()->hide();
+    m_provenanceView->horizontalHeader()->setStretchLastSection(true);
+    m_provenanceView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_provenanceView->setMinimumHeight(110);
+    playout->addWidget(m_provenanceView);
+    layout->addWidget(m_provenanceBox);
+    m_provenanceBox->hide();
+
     connect(m_editor, &QPlainTextEdit::textChanged, this, &ClientDataPanel::onTextChanged);
     connect(m_protocol, &QComboBox::currentTextChanged, this, &ClientDataPanel::onFieldsEdited);
     connect(m_appVersion, &QLineEdit::textEdited, this, &ClientDataPanel::onFieldsEdited);
@@ -184,8 +197,15 @@ void ClientDataPanel::onTextChanged()
         m_diff->clear();
         return;
     }
-    m_validation->setText(value->isUndefined() ? tr("✓ empty: no clientData is sent") : tr("✓ valid JSON object"));
-    m_validation->setStyleSheet(QStringLiteral("color:#2e7d32"));
+    const bool forging = !m_edgeNamespace.isEmpty() && value->toObject().contains(m_edgeNamespace);
+    if (forging) {
+        m_validation->setText(tr("⚠ %1 is owned by the edge proxy: it deletes the value sent here and writes its own")
+                                  .arg(m_edgeNamespace));
+        m_validation->setStyleSheet(QStringLiteral("color:#ef6c00"));
+    } else {
+        m_validation->setText(value->isUndefined() ? tr("✓ empty: no clientData is sent") : tr("✓ valid JSON object"));
+        m_validation->setStyleSheet(QStringLiteral("color:#2e7d32"));
+    }
     m_editor->setStyleSheet(QString());
     const QJsonObject object = value->toObject();
     m_syncing = true;
@@ -239,6 +259,25 @@ void ClientDataPanel::updateDiff()
         m_diff->setText(tr("Changed since the last send: %1").arg(diff.summary()));
         m_diff->setStyleSheet(QStringLiteral("color:#e65100"));
     }
+}
+
+void ClientDataPanel::setEdgeNamespace(const QString &key)
+{
+    m_edgeNamespace = key;
+    onTextChanged();
+}
+
+void ClientDataPanel::setProvenanceModel(QAbstractItemModel *model)
+{
+    m_provenanceView->setModel(model);
+    if (model) {
+        // Key lists are short; fit them as turns arrive rather than eliding.
+        const auto fit = [this] { m_provenanceView->resizeColumnsToContents(); };
+        connect(model, &QAbstractItemModel::rowsInserted, m_provenanceView, fit);
+        connect(model, &QAbstractItemModel::dataChanged, m_provenanceView, fit);
+        fit();
+    }
+    m_provenanceBox->setVisible(model != nullptr);
 }
 
 void ClientDataPanel::setDeployments(DeploymentsClient *client, const QString &task)

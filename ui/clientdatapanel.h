@@ -7,12 +7,14 @@
 #include <QPointer>
 #include <QWidget>
 
+class QAbstractItemModel;
 class QComboBox;
 class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
 class QPushButton;
+class QTableView;
 class QTableWidget;
 
 namespace sessionscope {
@@ -50,6 +52,14 @@ public:
     QTableWidget *versionsTable() const { return m_versionsTable; }
     QString validationText() const;
 
+    // The key an edge proxy owns: sending a value under it warns that the
+    // edge will replace it. Empty: no edge.
+    void setEdgeNamespace(const QString &key);
+    QString edgeNamespace() const { return m_edgeNamespace; }
+    // Per turn, the keys sent and the keys the agent received.
+    void setProvenanceModel(QAbstractItemModel *model);
+    QTableView *provenanceView() const { return m_provenanceView; }
+
     static QList<QPair<QString, QJsonObject>> presets();
 
 Q_SIGNALS:
@@ -65,6 +75,9 @@ private:
     void showVersions();
 
     QPointer<DeploymentsClient> m_deployments;
+    QString m_edgeNamespace;
+    QGroupBox *m_provenanceBox = nullptr;
+    QTableView *m_provenanceView = nullptr;
     QString m_task;
     QList<DeployedVersion> m_versions;
     QJsonValue m_lastSent = QJsonValue::Undefined;

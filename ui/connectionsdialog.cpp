@@ -48,6 +48,9 @@ ConnectionsDialog::ConnectionsDialog(ProfileStore *store, QWidget *parent) : QDi
     form->addRow(tr(".in via"), m_inUrl);
     form->addRow(tr(".out via"), m_outUrl);
     form->addRow(tr("Secret key"), m_key);
+    m_edgeNamespace = new QLineEdit(this);
+    m_edgeNamespace->setPlaceholderText(tr("clientData key an edge proxy owns, e.g. __edge (optional)"));
+    form->addRow(tr("Edge-owned key"), m_edgeNamespace);
     right->addLayout(form);
     m_status = new QLabel(this);
     m_status->setWordWrap(true);
@@ -83,6 +86,7 @@ ConnectionsDialog::ConnectionsDialog(ProfileStore *store, QWidget *parent) : QDi
     m_inUrl->setObjectName(QStringLiteral("inUrl"));
     m_outUrl->setObjectName(QStringLiteral("outUrl"));
     m_key->setObjectName(QStringLiteral("secretKey"));
+    m_edgeNamespace->setObjectName(QStringLiteral("edgeNamespace"));
     m_status->setObjectName(QStringLiteral("status"));
     saveButton->setObjectName(QStringLiteral("save"));
     removeButton->setObjectName(QStringLiteral("remove"));
@@ -118,6 +122,7 @@ void ConnectionsDialog::showProfile(const QString &name)
     m_sessionsUrl->setText(override(EndpointFamily::Sessions));
     m_inUrl->setText(override(EndpointFamily::In));
     m_outUrl->setText(override(EndpointFamily::Out));
+    m_edgeNamespace->setText(p->edgeNamespace);
     m_key->clear();
     setStatus(p->secretStorageNote.isEmpty() ? tr("Key stored: %1").arg(ConnectionProfile::storageName(p->secretStorage))
                                              : p->secretStorageNote);
@@ -136,6 +141,7 @@ ConnectionProfile ConnectionsDialog::formProfile() const
     put(EndpointFamily::Sessions, m_sessionsUrl->text());
     put(EndpointFamily::In, m_inUrl->text());
     put(EndpointFamily::Out, m_outUrl->text());
+    p.edgeNamespace = m_edgeNamespace->text().trimmed();
     return p;
 }
 

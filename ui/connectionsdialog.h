@@ -47,6 +47,7 @@ private:
     QLineEdit *m_inUrl;
     QLineEdit *m_outUrl;
     QLineEdit *m_key;
+    QLineEdit *m_edgeNamespace;
     QLabel *m_status;
 };
 

@@ -19,6 +19,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QSettings>
 #include <QStatusBar>
 #include <QSystemTrayIcon>
@@ -48,7 +49,7 @@ MainWindow::MainWindow(BackendConnection *backend, QWidget *parent)
     dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
     // The sessions list is a navigator; the session itself gets the room.
-    resizeDocks({dock}, {440}, Qt::Horizontal);
+    resizeDocks({dock}, {340}, Qt::Horizontal);
 
     m_backendLabel->setTextFormat(Qt::RichText);
     statusBar()->addPermanentWidget(m_backendLabel);
@@ -100,6 +101,15 @@ void MainWindow::buildMenus()
     session->addAction(tr("&Close…"), m_sessions, &SessionsPanel::closeSelected);
     session->addAction(tr("&Tags and metadata…"), m_sessions, &SessionsPanel::editSelected);
     session->addAction(tr("&Refresh list"), QKeySequence::Refresh, m_sessions, &SessionsPanel::refresh);
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About sessionscope"), this, [this] {
+        QMessageBox::about(this, tr("About sessionscope"),
+                           tr("<h3>sessionscope %1</h3><p>Debugging console for Trigger.dev chat-agent sessions.</p>"
+                              "<p>Built with Qt %2, running on Qt %3.</p>")
+                               .arg(QStringLiteral(SESSIONSCOPE_VERSION), QStringLiteral(QT_VERSION_STR),
+                                    QString::fromLatin1(qVersion())));
+    });
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
 QString MainWindow::statusText() const

@@ -1,6 +1,7 @@
 #include "ui/sessionview.h"
 
 #include "net/observedhistory.h"
+#include "models/clientdataprovenancemodel.h"
 #include "models/conversationmodel.h"
 #include "models/recordbatchdecoder.h"
 #include "models/runhistorymodel.h"
@@ -141,6 +142,9 @@ void SessionView::wireModels()
     m_conversation = new ConversationModel(this);
     m_runs = new RunHistoryModel(this);
     m_audit = new UpgradeAuditModel(this);
+    m_provenance = new ClientDataProvenanceModel(this);
+    m_provenance->followConversation(m_conversation);
+    m_clientData->setProvenanceModel(m_provenance);
     m_ingest->setRecordModel(m_records);
     m_ingest->setConversationModel(m_conversation);
     m_audit->followRunHistory(m_runs);
@@ -192,7 +196,10 @@ void SessionView::startLive()
     connect(m_composer, &ComposerPanel::sendAppended, this,
             [this](qint64 inSeq, const QDateTime &sentAt, const QJsonValue &clientData) {
                 m_audit->addSend(ClientSend{inSeq, sentAt, clientData});
+                m_provenance->addSent(inSeq, clientData);
             });
+    m_provenance->setEdgeNamespace(profile.edgeNamespace);
+    m_clientData->setEdgeNamespace(profile.edgeNamespace);
     connect(m_composer, &ComposerPanel::problem, this, &SessionView::showProblem);
     connect(m_composer, &ComposerPanel::emptyTurnFlagged, this, [this](const QString &, qint64 seq) {
         Q_EMIT errorOccurred(m_sessionId,

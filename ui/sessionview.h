@@ -17,6 +17,7 @@ namespace sessionscope {
 class BackendConnection;
 class ClientDataPanel;
 class ComposerPanel;
+class ClientDataProvenanceModel;
 class ConversationModel;
 class DeploymentsClient;
 class InAppender;
@@ -104,6 +105,7 @@ private:
     UpgradeAuditModel *m_audit = nullptr;
     InAppender *m_appender = nullptr;
     TokenManager *m_tokens = nullptr;
+    ClientDataProvenanceModel *m_provenance = nullptr;
     QPointer<ObservedHistory> m_history;
     DeploymentsClient *m_deployments = nullptr;
     StreamConnection *m_out = nullptr;

@@ -109,12 +109,24 @@ void TranscriptView::setConversationModel(ConversationModel *model)
 
 void TranscriptView::scheduleRender()
 {
+    if (!isVisible()) {
+        m_stale = true;
+        return;
+    }
     if (!m_renderTimer.isActive())
         m_renderTimer.start();
 }
 
+void TranscriptView::showEvent(QShowEvent *event)
+{
+    QTextBrowser::showEvent(event);
+    if (m_stale)
+        render();
+}
+
 void TranscriptView::render()
 {
+    m_stale = false;
     if (!m_model) {
         clear();
         return;

@@ -25,12 +25,18 @@ public:
     // The transcript as plain text, for tests and the clipboard.
     QString plainTranscript() const;
 
+protected:
+    void showEvent(QShowEvent *event) override;
+
 private:
     void scheduleRender();
     void render();
 
     QPointer<ConversationModel> m_model;
     QTimer m_renderTimer;
+    // A render was skipped while hidden (the inspector's raw view is on top):
+    // rebuilding the HTML of a long conversation costs the UI thread 100+ ms.
+    bool m_stale = false;
 };
 
 } // namespace sessionscope

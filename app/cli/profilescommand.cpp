@@ -81,13 +81,8 @@ int addProfile(ProfileStore &store, QStringList &args)
     ConnectionProfile profile = ConnectionProfile::selfHosted(args.first(), url);
     profile.kind = *kind;
     for (const QString &e : std::as_const(endpoints)) {
-        const qsizetype eq = e.indexOf(QLatin1Char('='));
-        const auto family = eq > 0 ? ConnectionProfile::familyFromName(QStringView(e).left(eq)) : std::nullopt;
-        if (!family)
-            return usageError("profiles", QStringLiteral("--endpoint is FAMILY=URL with FAMILY one of sessions, in, "
-                                                         "out, auth; got \"%1\"")
-                                              .arg(e));
-        profile.endpointOverrides.insert(*family, QUrl(e.mid(eq + 1)));
+        if (const auto why = applyEndpointOption(profile, e))
+            return usageError("profiles", *why);
     }
     if (auto valid = profile.validate(); !valid)
         return usageError("profiles", valid.error().message);

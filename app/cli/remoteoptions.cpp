@@ -32,12 +32,30 @@ std::optional<RemoteOptions> RemoteOptions::take(const char *verb, QStringList &
     const auto server = takeOption(args, QStringLiteral("--server"), &missing);
     const auto key = takeOption(args, QStringLiteral("--key"), &missing);
     const auto profileName = takeOption(args, QStringLiteral("--profile"), &missing);
+    QStringList endpoints;
+    while (const auto e = takeOption(args, QStringLiteral("--endpoint"), &missing))
+        endpoints.append(*e);
     if (missing) {
-        usageError(verb, QStringLiteral("--server, --key and --profile need a value"));
+        usageError(verb, QStringLiteral("--server, --key, --profile and --endpoint need a value"));
         return std::nullopt;
     }
     RemoteOptions out;
     out.table = takeFlag(args, QStringLiteral("--table"));
+    // Per-endpoint base URLs on top of whichever profile was chosen.
+    const auto withEndpoints = [&](RemoteOptions options) -> std::optional<RemoteOptions> {
+        for (const QString &e : std::as_const(endpoints)) {
+            if (const auto why = applyEndpointOption(options.profile, e)) {
+                usageError(verb, *why);
+                return std::nullopt;
+            }
+        }
+        if (auto valid = options.profile.validate(); !valid) {
+            usageError(verb, valid.error().message);
+            return std::nullopt;
+        }
+        *status = ExitOk;
+        return options;
+    };
 
     if (profileName && !server) {
         // Problems with the local profiles are the caller's to fix: usage errors.
@@ -73,8 +91,7 @@ std::optional<RemoteOptions> RemoteOptions::take(const char *verb, QStringList &
         }
         if (key)
             out.profile.secretKey = *key;
-        *status = ExitOk;
-        return out;
+        return withEndpoints(std::move(out));
     }
 
     const QString url = server.value_or(firstSet({"SESSIONSCOPE_SERVER", "SESSIONSCOPE_URL"}));
@@ -96,8 +113,7 @@ std::optional<RemoteOptions> RemoteOptions::take(const char *verb, QStringList &
         usageError(verb, QStringLiteral("--server: %1").arg(valid.error().message));
         return std::nullopt;
     }
-    *status = ExitOk;
-    return out;
+    return withEndpoints(std::move(out));
 }
 
 std::optional<RemoteOptions> RemoteOptions::start(const char *verb, const char *help, QStringList &args, int *status)
@@ -108,6 +124,18 @@ std::optional<RemoteOptions> RemoteOptions::start(const char *verb, const char *
         return std::nullopt;
     }
     return take(verb, args, status);
+}
+
+std::optional<QString> applyEndpointOption(ConnectionProfile &profile, const QString &spec)
+{
+    const qsizetype eq = spec.indexOf(QLatin1Char('='));
+    const auto family = eq > 0 ? ConnectionProfile::familyFromName(QStringView(spec).left(eq)) : std::nullopt;
+    if (!family) {
+        return QStringLiteral("--endpoint is FAMILY=URL with FAMILY one of sessions, in, out, auth; got \"%1\"")
+            .arg(spec);
+    }
+    profile.endpointOverrides.insert(*family, QUrl(spec.mid(eq + 1)));
+    return std::nullopt;
 }
 
 int reportFailure(const Error &error)

@@ -27,6 +27,9 @@ struct RemoteOptions
         "  --key KEY             its secret key\n"
         "  --profile NAME        a saved profile instead (see 'sessionscope-cli profiles')\n"
         "                        default: $SESSIONSCOPE_SERVER and $SESSIONSCOPE_KEY\n"
+        "  --endpoint FAMILY=URL one endpoint family (sessions, in, out, auth) at its own base\n"
+        "                        URL, e.g. out=URL to read .out directly while the rest goes\n"
+        "                        through a trusted edge proxy (repeatable; wins over the profile)\n"
         "  --table               print a table instead of JSON lines\n";
 
     // Takes the options above out of `args`. On failure prints why and sets
@@ -38,6 +41,10 @@ struct RemoteOptions
     // done already.
     static std::optional<RemoteOptions> start(const char *verb, const char *help, QStringList &args, int *status);
 };
+
+// Applies one --endpoint FAMILY=URL to `profile`; the usage error's text when
+// the value is not of that form.
+std::optional<QString> applyEndpointOption(ConnectionProfile &profile, const QString &spec);
 
 // Prints {"error":...,"httpStatus":N} to stderr and returns the exit status:
 // 3 when the server could not be reached (no HTTP status), 1 when it refused.

@@ -1,6 +1,9 @@
 // sessionscope-server: the session wire protocol of Trigger.dev, served from
 // SQLite, for CI and for anyone's custom chat transport.
 
+#include "app/server/edgeproxymode.h"
+#include "server/agent/agentruntime.h"
+#include "server/agent/deploymentregistry.h"
 #include "server/ratelimiter.h"
 #include "server/sessionserver.h"
 
@@ -45,6 +48,12 @@ QString defaultDataDir()
 
 int main(int argc, char **argv)
 {
+    // Glib's dispatcher keeps socket notifiers in a list, and every SSE write
+    // enables and disables one: with a thousand subscribers that list walk was
+    // 35% of the server's time (bench "server-fanout"). Qt's own dispatcher
+    // keeps them in a hash.
+    if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
+        qputenv("QT_NO_GLIB", "1");
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("sessionscope-server"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SESSIONSCOPE_VERSION));
@@ -79,6 +88,15 @@ int main(int argc, char **argv)
         QStringLiteral("run-version"),
         QStringLiteral("Version label new runs are pinned to (default 0)."),
         QStringLiteral("label"), QStringLiteral("0"));
+    QCommandLineOption noAgent(
+        QStringLiteral("no-agent"),
+        QStringLiteral("Do not run the built-in agent: runs stay rows and .out is written "
+                       "only through out/append."));
+    QCommandLineOption agentRate(
+        QStringLiteral("agent-chunks-per-second"),
+        QStringLiteral("Pace every agent version's replies at this rate (0: no pacing; default: "
+                       "each version's own)."),
+        QStringLiteral("rate"));
     QCommandLineOption pingInterval(QStringLiteral("ping-interval-ms"),
                                     QStringLiteral("SSE ping interval."), QStringLiteral("ms"),
                                     QStringLiteral("5000"));
@@ -88,7 +106,9 @@ int main(int argc, char **argv)
                                    QStringLiteral("ms"), QStringLiteral("0"));
     settleDrain.setFlags(QCommandLineOption::HiddenFromHelp);
     parser.addOptions(
-        {host, port, dataDir, secretKey, rateLimit, runVersion, pingInterval, settleDrain});
+        {host, port, dataDir, secretKey, rateLimit, runVersion, noAgent, agentRate, pingInterval, settleDrain});
+    const EdgeProxyOptions edgeOptions;
+    edgeOptions.addTo(parser);
     parser.process(app);
 
     ServerConfig config;
@@ -110,6 +130,12 @@ int main(int argc, char **argv)
     config.settleDrainMs = parser.value(settleDrain).toInt(&ok);
     if (!ok || config.settleDrainMs < 0)
         fail(QStringLiteral("--settle-drain-ms must be a number >= 0"), 2);
+    config.agentRuntime = !parser.isSet(noAgent);
+    if (parser.isSet(agentRate)) {
+        config.agentChunksPerSecond = parser.value(agentRate).toDouble(&ok);
+        if (!ok || config.agentChunksPerSecond < 0)
+            fail(QStringLiteral("--agent-chunks-per-second must be a number >= 0"), 2);
+    }
     if (parser.isSet(rateLimit)) {
         auto spec = RateLimiter::parse(parser.value(rateLimit));
         if (!spec)
@@ -140,6 +166,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &action, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
+    auto edge = edgeOptions.read(parser, config.host, config.port);
+    if (!edge)
+        fail(edge.error().message, 2);
+    if (*edge)
+        return runEdgeProxy(app, std::move(**edge), g_signalFds[1], parser.isSet(secretKey));
+
     SessionServer server(config);
     if (auto started = server.start(); !started)
         fail(started.error().message, 1);
@@ -149,6 +181,19 @@ int main(int argc, char **argv)
                      qPrintable(server.secretKeyPath()));
     }
     std::fprintf(stderr, "sessionscope-server: data in %s\n", qPrintable(config.dataDir));
+    if (AgentRuntime *agent = server.agentRuntime()) {
+        for (const QString &task : agent->registry().tasks()) {
+            if (const auto latest = agent->registry().latest(task)) {
+                std::fprintf(stderr, "sessionscope-server: agent %s at version %s (protocolVersion %s)\n",
+                             qPrintable(task), qPrintable(latest->label),
+                             latest->supportedProtocolVersions.isEmpty()
+                                 ? "any"
+                                 : qPrintable(latest->supportedProtocolVersions.join(u',')));
+            }
+        }
+    } else {
+        std::fprintf(stderr, "sessionscope-server: agent runtime off (--no-agent)\n");
+    }
     std::fprintf(stdout, "sessionscope-server listening on %s\n",
                  qPrintable(server.baseUrl().toString(QUrl::StripTrailingSlash)));
     std::fflush(stdout);

@@ -44,6 +44,7 @@ const decoder = new TextDecoder();
 const buffer = Buffer.allocUnsafe(64 * 1024);
 let bytes = 0;
 const started = process.hrtime.bigint();
+const cpuStarted = process.cpuUsage();
 for (;;) {
   const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
   if (bytesRead === 0) break;
@@ -51,5 +52,7 @@ for (;;) {
   parser.feed(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const cpu = process.cpuUsage(cpuStarted);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 await file.close();
-console.log(JSON.stringify({ records, chunks, errors, bytes, seconds, recordsPerSecond: records / seconds }));
+console.log(JSON.stringify({ records, chunks, errors, bytes, seconds, recordsPerSecond: records / seconds, cpuSeconds }));

@@ -10,6 +10,9 @@
 #include <QRandomGenerator>
 #include <QTest>
 
+#include <charconv>
+#include <iterator>
+
 using namespace sessionscope;
 using namespace sessionscope::testing;
 using json = nlohmann::json;
@@ -184,7 +187,9 @@ private Q_SLOTS:
     void decodersAgreeOnMutatedBodies();
     void batchDecoderAgreesWithTreeReading();
     void pullApi();
+    void compactReading();
     void integers();
+    void denseEscapes();
     void errorsSayWhere();
     void depthLimit();
 };
@@ -264,15 +269,25 @@ void TestJsonReader::decodersAgreeOnMutatedBodies()
         const QByteArray body = mutate(bodies[random.bounded(int(bodies.size()))], random);
         const auto full = decodeBody(body, round);
         const auto info = decodeBodyInfo(body, round);
-        if (full.ok() != info.ok() || (!full.ok() && full.error().message != info.error().message)) {
-            QFAIL(qPrintable(QStringLiteral("round %1 on %2: \"%3\" vs \"%4\"")
+        const auto chunk = decodeChunk(body, round);
+        if (full.ok() != info.ok() || (!full.ok() && full.error().message != info.error().message) ||
+            full.ok() != chunk.ok() || (!full.ok() && full.error().message != chunk.error().message)) {
+            QFAIL(qPrintable(QStringLiteral("round %1 on %2: \"%3\" vs \"%4\" vs \"%5\"")
                                  .arg(round)
-                                 .arg(QString::fromLatin1(body.toPercentEncoding()), errorText(full), errorText(info))));
+                                 .arg(QString::fromLatin1(body.toPercentEncoding()), errorText(full), errorText(info),
+                                      errorText(chunk))));
         }
         if (full.ok()) {
             QCOMPARE(info->chunkType, full->chunkType);
             QCOMPARE(info->partId, full->partId);
             QCOMPARE(info->dataWasString, full->dataWasString);
+            QCOMPARE(chunk->chunkType, full->chunkType);
+            QCOMPARE(chunk->partId, full->partId);
+            QVERIFY(chunk->toJson() == full->data);
+            // The same decoded from a tree: what nlohmann makes of the body.
+            const json tree = json::parse(body.constData(), body.constData() + body.size());
+            const json &data = tree["data"];
+            QVERIFY(full->data == (data.is_string() ? json::parse(data.get<std::string>()) : data));
         }
     }
 }
@@ -367,6 +382,60 @@ void TestJsonReader::pullApi()
     QCOMPARE(JsonReader::typeName(JsonReader::Type::Object), QStringLiteral("an object"));
 }
 
+void TestJsonReader::compactReading()
+{
+    // A layout matched with literals; values read with the usual calls.
+    JsonReader reader(R"({"a":{"k":"v","n":[1,{"x":"\u0079"}],"e\u0073c":true},"z":7})");
+    QVERIFY(!reader.consumeLiteral("{\"b\":"));
+    QCOMPARE(reader.offset(), 0); // nothing consumed by a mismatch
+    QVERIFY(!reader.failed());
+    QVERIFY(reader.consumeLiteral("{\"a\":{", 2));
+    std::string_view key;
+    QVERIFY(reader.consumeKey(key));
+    QCOMPARE(std::string(key), std::string("k"));
+    QByteArrayView text;
+    QCOMPARE(reader.peek(), JsonReader::Type::String);
+    QVERIFY(reader.skipValue(text));
+    QCOMPARE(text.toByteArray(), QByteArray("\"v\""));
+    QVERIFY(reader.consumeLiteral(","));
+    QVERIFY(reader.consumeKey(key));
+    QCOMPARE(std::string(key), std::string("n"));
+    QVERIFY(reader.skipValue(text));
+    QCOMPARE(text.toByteArray(), QByteArray(R"([1,{"x":"\u0079"}])"));
+    QVERIFY(reader.consumeLiteral(","));
+    // A name with an escape is not taken in place.
+    QVERIFY(!reader.consumeKey(key));
+    QVERIFY(!reader.failed());
+    QVERIFY(reader.consumeLiteral("\"e\\u0073c\":true}", -1));
+    QVERIFY(reader.consumeLiteral(",\"z\":"));
+    qint64 value = 0;
+    QCOMPARE(reader.readInteger(value), JsonReader::IntegerRead::Ok);
+    QCOMPARE(value, 7);
+    QVERIFY(reader.consumeLiteral("}", -1));
+    QVERIFY(reader.expectEnd());
+
+    // Keys with escapes are decoded, and say so.
+    JsonReader escaped(R"({"plain":1,"e\u0073c":2})");
+    QVERIFY(escaped.enterObject());
+    QVERIFY(escaped.nextKey(key));
+    QVERIFY(!escaped.keyDecoded());
+    QVERIFY(escaped.skipValue());
+    QVERIFY(escaped.nextKey(key));
+    QVERIFY(escaped.keyDecoded());
+    QCOMPARE(std::string(key), std::string("esc"));
+
+    // The depth a literal opens counts against the limit.
+    const QByteArray deep = "{\"a\":" + QByteArray(JsonReader::MaxDepth, '[') + QByteArray(JsonReader::MaxDepth, ']') + "}";
+    JsonReader counted(deep);
+    QVERIFY(counted.consumeLiteral("{\"a\":", 1));
+    QVERIFY(!counted.skipValue());
+    QVERIFY(counted.errorMessage().startsWith(QStringLiteral("nested deeper than 512 levels")));
+    JsonReader uncounted(deep);
+    QVERIFY(uncounted.consumeLiteral("{\"a\":"));
+    QVERIFY(uncounted.skipValue());
+    QVERIFY(readWithReader(deep).error.startsWith(QStringLiteral("nested deeper than 512 levels")));
+}
+
 void TestJsonReader::integers()
 {
     auto read = [](const char *text, qint64 &value) {
@@ -387,6 +456,33 @@ void TestJsonReader::integers()
     QCOMPARE(read("1e3", v), JsonReader::IntegerRead::NotInteger);
     QCOMPARE(read("\"1\"", v), JsonReader::IntegerRead::Failed);
     QCOMPARE(read("01", v), JsonReader::IntegerRead::Ok); // the stray digit is the caller's next token
+    // Digits are read eight at a time: every length, and every place near
+    // the end of the input, reads the same as from_chars.
+    for (int digits = 1; digits <= 19; ++digits) {
+        const QByteArray number = QByteArray("1234567890123456789").left(digits);
+        for (const QByteArray &after : {QByteArray(), QByteArray("}"), QByteArray(",\"x\":12345678901234"), QByteArray(" ")}) {
+            const QByteArray text = number + after;
+            qint64 expected = 0;
+            std::from_chars(number.constData(), number.constData() + number.size(), expected);
+            JsonReader reader{QByteArrayView(text)};
+            QCOMPARE(reader.readInteger(v), JsonReader::IntegerRead::Ok);
+            QCOMPARE(v, expected);
+            QCOMPARE(reader.offset(), number.size());
+            const QByteArray negativeText = "-" + text;
+            JsonReader negative{QByteArrayView(negativeText)};
+            QCOMPARE(negative.readInteger(v), JsonReader::IntegerRead::Ok);
+            QCOMPARE(v, -expected);
+        }
+    }
+    QCOMPARE(read("0", v), JsonReader::IntegerRead::Ok);
+    QCOMPARE(v, 0);
+    QCOMPARE(read("-0", v), JsonReader::IntegerRead::Ok);
+    QCOMPARE(v, 0);
+    QCOMPARE(read("12345678:", v), JsonReader::IntegerRead::Ok);
+    QCOMPARE(v, 12345678);
+    QCOMPARE(read("123456789.5", v), JsonReader::IntegerRead::NotInteger);
+    QCOMPARE(read("12345678e1", v), JsonReader::IntegerRead::NotInteger);
+    QCOMPARE(read("-", v), JsonReader::IntegerRead::Failed);
     // After NotInteger the reader goes on.
     JsonReader reader("[1.5, 2]");
     reader.enterArray();
@@ -395,6 +491,43 @@ void TestJsonReader::integers()
     QVERIFY(reader.nextElement());
     QCOMPARE(reader.readInteger(v), JsonReader::IntegerRead::Ok);
     QCOMPARE(v, 2);
+}
+
+void TestJsonReader::denseEscapes()
+{
+    // Strings the way S2 writes record bodies: escaped JSON, an escape every
+    // few bytes, with multi-byte UTF-8 and \u escapes between, at every
+    // offset against the reader's 8 and 16 byte blocks, followed by more input
+    // or not. Each must decode as nlohmann decodes it, or fail where it fails.
+    static const char *const pieces[] = {"\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u00e9", "\\ud83d\\ude00",
+                                         "a", "bc", "def ", "caf\xc3\xa9", "\xe6\x9d\xb1", "\xf0\x9f\x98\x80",
+                                         "0123456789abcdef", "\\u0000", "\\x", "\x01", "\xc3"};
+    QRandomGenerator random(16);
+    int accepted = 0;
+    for (int round = 0; round < 20000; ++round) {
+        QByteArray text = "\"" + QByteArray(random.bounded(20), 'p');
+        const int count = 1 + random.bounded(40);
+        // Mostly valid pieces; the last three break the string.
+        const int choices = random.bounded(8) == 0 ? int(std::size(pieces)) : int(std::size(pieces)) - 3;
+        for (int i = 0; i < count; ++i)
+            text += pieces[random.bounded(choices)];
+        text += "\"";
+        if (random.bounded(2))
+            text += QByteArray(random.bounded(40), ' ');
+        const QString diff = difference(text);
+        if (!diff.isEmpty())
+            QFAIL(qPrintable(QStringLiteral("round %1: %2").arg(round).arg(diff)));
+        JsonReader reader(text);
+        QByteArray bytes;
+        std::string string;
+        JsonReader again(text);
+        QCOMPARE(reader.readString(bytes), again.readString(string));
+        if (!reader.failed()) {
+            QCOMPARE(bytes, QByteArray::fromStdString(string));
+            ++accepted;
+        }
+    }
+    QVERIFY2(accepted > 10000, qPrintable(QString::number(accepted)));
 }
 
 void TestJsonReader::errorsSayWhere()

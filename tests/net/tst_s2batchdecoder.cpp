@@ -97,6 +97,10 @@ private Q_SLOTS:
     void decodeBodyShapes();
     void decodeBodyErrors_data();
     void decodeBodyErrors();
+    void compactAndGeneralLayoutsAgree();
+    void decodeIntoReusesTheEvent();
+    void decodedChunkMembers();
+    void decodedChunkOfAnInBody();
 };
 
 void TestS2BatchDecoder::twoTurnsFixture()
@@ -608,15 +612,165 @@ void TestS2BatchDecoder::decodeBodyErrors()
     QVERIFY(!decoded.ok());
     QVERIFY2(decoded.error().message.startsWith(error), qPrintable(decoded.error().message));
     QCOMPARE(decoded.error().seq, 7);
-    // The light decoder finds the same problem.
+    // The light decoders find the same problem.
     const auto info = decodeBodyInfo(record);
     QVERIFY(!info.ok());
     QCOMPARE(info.error().message, decoded.error().message);
+    QCOMPARE(decodeChunk(record).error().message, decoded.error().message);
 
     record.kind = RecordKind::Control;
     record.headers = {{"trigger-control", "turn-complete"}};
     QCOMPARE(decodeBody(record).error().message, QStringLiteral("seq 7: a control record has no chunk body"));
     QCOMPARE(decodeBodyInfo(record).error().message, QStringLiteral("seq 7: a control record has no chunk body"));
+    QCOMPARE(decodeChunk(record).error().message, QStringLiteral("seq 7: a control record has no chunk body"));
+}
+
+void TestS2BatchDecoder::compactAndGeneralLayoutsAgree()
+{
+    // S2's own layout takes the literal-matching path; the same batches with
+    // whitespace, or members in another order, take the general reader. Both
+    // must give the same records, tail and errors.
+    const auto relaxed = [](QByteArray json) {
+        for (const char *key : {"records", "seq_num", "timestamp", "body", "headers", "tail"})
+            json.replace("\"" + QByteArray(key) + "\":", " \"" + QByteArray(key) + "\" :\n");
+        return json;
+    };
+    const auto reordered = [](QByteArray json) {
+        return json.replace("\"headers\":[]}", "\"headers\":[],\"x\":1}").replace("{\"records\":", "{\"y\":null,\"records\":");
+    };
+    int compared = 0;
+    for (const QString &name : sseFixtures()) {
+        for (const SseEvent &event : parseWhole(readFixture(name))) {
+            if (event.type != "batch")
+                continue;
+            S2Event compact;
+            S2BatchDecoder::decodeBatchJson(event.data, compact);
+            for (const QByteArray &other : {relaxed(event.data), reordered(event.data)}) {
+                QVERIFY(other != event.data);
+                S2Event general;
+                S2BatchDecoder::decodeBatchJson(other, general);
+                QCOMPARE(messages(general.errors), messages(compact.errors));
+                QCOMPARE(general.records.size(), compact.records.size());
+                for (qsizetype i = 0; i < compact.records.size(); ++i) {
+                    QCOMPARE(general.records[i].seqNum, compact.records[i].seqNum);
+                    QCOMPARE(general.records[i].timestamp, compact.records[i].timestamp);
+                    QCOMPARE(general.records[i].kind, compact.records[i].kind);
+                    QCOMPARE(general.records[i].headers, compact.records[i].headers);
+                    QCOMPARE(general.records[i].body, compact.records[i].body);
+                }
+                QCOMPARE(general.tail.has_value(), compact.tail.has_value());
+                if (compact.tail) {
+                    QCOMPARE(general.tail->seqNum, compact.tail->seqNum);
+                    QCOMPARE(general.tail->timestamp, compact.tail->timestamp);
+                }
+                ++compared;
+            }
+        }
+    }
+    QVERIFY(compared > 10);
+    // A compact batch broken half way adds nothing from its compact read: the
+    // general reader reports it once, keeping the records before the break.
+    S2Event broken;
+    S2BatchDecoder::decodeBatchJson("{\"records\":[" + recordJson(1, "a") + "," + recordJson(2, "b") + ",{\"seq_num\":3,\"timestamp\":1,\"body\":\"\\q\",\"headers\":[]}]}", broken);
+    QCOMPARE(broken.records.size(), 2);
+    QCOMPARE(broken.errors.size(), 1);
+    QVERIFY2(broken.errors.first().message.contains(QStringLiteral("invalid escape")), qPrintable(broken.errors.first().message));
+}
+
+void TestS2BatchDecoder::decodeIntoReusesTheEvent()
+{
+    S2BatchDecoder decoder;
+    S2Event event;
+    const QByteArray batch = "{\"records\":[" + recordJson(1, outBody("{\"type\":\"start\"}", "p1")) + "," +
+                             recordJson(2, outBody("{\"type\":\"finish\"}", "p2")) + "],\"tail\":{\"seq_num\":3,\"timestamp\":9}}";
+    decoder.decode(SseEventView{"batch", batch, "1"}, event);
+    QCOMPARE(event.type, S2Event::Type::Batch);
+    QCOMPARE(event.eventType, QByteArray("batch"));
+    QCOMPARE(event.records.size(), 2);
+    QCOMPARE(event.tail->seqNum, 3);
+    // The next event replaces everything the last one left.
+    decoder.decode(SseEventView{"ping", "{\"timestamp\":5}", "1"}, event);
+    QCOMPARE(event.type, S2Event::Type::Ping);
+    QCOMPARE(event.eventType, QByteArray("ping"));
+    QVERIFY(event.records.isEmpty());
+    QVERIFY(!event.tail.has_value());
+    QCOMPARE(event.pingTimestamp, 5);
+    decoder.decode(SseEventView{"custom", "{}", {}}, event);
+    QCOMPARE(event.type, S2Event::Type::Other);
+    QCOMPARE(event.eventType, QByteArray("custom"));
+    QCOMPARE(event.pingTimestamp, 0);
+    decoder.decode(SseEventView{"batch", "{\"records\":5}", {}}, event);
+    QCOMPARE(messages(event.errors), QStringList{QStringLiteral("records is a number, not an array")});
+    decoder.decode(SseEventView{"error", "\"gone\"", {}}, event);
+    QCOMPARE(event.serverError, QStringLiteral("gone"));
+    QVERIFY(event.errors.isEmpty());
+    decoder.decode(SseEventView{"message", "[DONE]", {}}, event);
+    QCOMPARE(event.type, S2Event::Type::Done);
+    QVERIFY(event.serverError.isEmpty());
+    QCOMPARE(decoder.lastSeq(), 2);
+    QCOMPARE(decoder.recordCount(), 2);
+}
+
+void TestS2BatchDecoder::decodedChunkMembers()
+{
+    StreamRecord record;
+    record.seqNum = 4;
+    // Escapes in values and in a name; a repeated member; nested values.
+    record.body = outBody("{\"type\":\"tool-input-available\",\"toolCallId\":\"c\\u00e9\",\"input\":{\"a\":[1,2.5,null]},"
+                          "\"dyn\\u0061mic\":true,\"toolName\":\"old\",\"toolName\":\"search\"}",
+                          "p4");
+    const Result<DecodedChunk> chunk = decodeChunk(record);
+    QVERIFY2(chunk.ok(), qPrintable(errorText(chunk)));
+    QCOMPARE(chunk->chunkType, QByteArray("tool-input-available"));
+    QCOMPARE(chunk->partId, QByteArray("p4"));
+    QCOMPARE(chunk->channel(), Channel::Out);
+    QCOMPARE(chunk->memberCount(), 6);
+    QCOMPARE(chunk->string("toolCallId"), QStringLiteral("cé"));
+    QCOMPARE(chunk->string("toolName"), QStringLiteral("search"));
+    QVERIFY(!chunk->string("input").has_value());
+    QVERIFY(!chunk->string("missing").has_value());
+    QCOMPARE(chunk->memberType("input"), JsonReader::Type::Object);
+    QCOMPARE(chunk->memberType("dynamic"), JsonReader::Type::Bool);
+    QCOMPARE(chunk->memberType("missing"), JsonReader::Type::Invalid);
+    QVERIFY(chunk->contains("dynamic"));
+    QVERIFY(chunk->value("input") == json::parse(R"({"a":[1,2.5,null]})"));
+    QVERIFY(chunk->value("missing").is_null());
+    QVERIFY(chunk->jsonText().startsWith("{\"type\""));
+    QVERIFY(chunk->jsonText().endsWith("\"search\"}"));
+    const Result<DecodedBody> body = decodeBody(record);
+    QVERIFY(body.ok());
+    QVERIFY(chunk->toJson() == body->data);
+    QCOMPARE(body->data["toolName"].get<std::string>(), std::string("search"));
+    // Whitespace around the chunk takes the general reader: the same chunk.
+    StreamRecord spaced = record;
+    spaced.body = " { \"id\" : \"p4\" , \"data\" : " + record.body.mid(8, record.body.indexOf(",\"id\"") - 8) + " } ";
+    const Result<DecodedChunk> general = decodeChunk(spaced);
+    QVERIFY2(general.ok(), qPrintable(errorText(general)));
+    QVERIFY(general->toJson() == body->data);
+    QCOMPARE(general->partId, QByteArray("p4"));
+    QCOMPARE(general->string("toolCallId"), QStringLiteral("cé"));
+    QCOMPARE(general->memberCount(), 6);
+    // A chunk outlives its record.
+    Result<DecodedChunk> kept = decodeChunk(StreamRecord(record));
+    record.body.fill('x');
+    QCOMPARE(kept->string("toolName"), QStringLiteral("search"));
+}
+
+void TestS2BatchDecoder::decodedChunkOfAnInBody()
+{
+    const json inChunk = {{"kind", "message"}, {"payload", {{"chatId", "c1"}, {"trigger", "submit-message"}}}};
+    StreamRecord in;
+    in.seqNum = 0;
+    in.body = QByteArray::fromStdString(json({{"data", inChunk.dump()}, {"id", "x1"}}).dump());
+    const Result<DecodedChunk> chunk = decodeChunk(in);
+    QVERIFY2(chunk.ok(), qPrintable(errorText(chunk)));
+    QVERIFY(chunk->dataWasString);
+    QCOMPARE(chunk->channel(), Channel::In);
+    QCOMPARE(chunk->chunkType, QByteArray("message"));
+    QCOMPARE(chunk->partId, QByteArray("x1"));
+    QCOMPARE(chunk->memberCount(), 2);
+    QVERIFY(chunk->toJson() == inChunk);
+    QVERIFY(chunk->value("payload") == inChunk["payload"]);
 }
 
 QTEST_GUILESS_MAIN(TestS2BatchDecoder)

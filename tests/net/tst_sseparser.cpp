@@ -23,16 +23,23 @@ SseEvent ev(const QByteArray &data, const QByteArray &type = "message", const QB
     return SseEvent{type, data, id};
 }
 
-// Feeds `bytes` cut at `cuts` (ascending offsets) into a fresh parser.
+// Hands `bytes` to `feed` in pieces cut at `cuts` (ascending offsets).
+template <typename Feed>
+void feedCut(QByteArrayView bytes, const QList<qsizetype> &cuts, Feed feed)
+{
+    qsizetype from = 0;
+    for (qsizetype cut : cuts) {
+        feed(bytes.sliced(from, cut - from));
+        from = cut;
+    }
+    feed(bytes.sliced(from));
+}
+
+// Feeds `bytes` cut at `cuts` into a fresh parser.
 QList<SseEvent> parseCut(QByteArrayView bytes, const QList<qsizetype> &cuts, SseParser &parser)
 {
     QList<SseEvent> events;
-    qsizetype from = 0;
-    for (qsizetype cut : cuts) {
-        parser.feed(bytes.sliced(from, cut - from), events);
-        from = cut;
-    }
-    parser.feed(bytes.sliced(from), events);
+    feedCut(bytes, cuts, [&](QByteArrayView piece) { parser.feed(piece, events); });
     return events;
 }
 
@@ -47,6 +54,17 @@ QList<SseEvent> parseBytewise(QByteArrayView bytes, SseParser &parser)
 QByteArray withLineEnds(QByteArray text, const QByteArray &ending)
 {
     return text.replace("\n", ending);
+}
+
+// The events of feedViews(), copied out of their views while they hold.
+QList<SseEvent> viewedEvents(QByteArrayView bytes, const QList<qsizetype> &cuts, SseParser &parser)
+{
+    QList<SseEvent> events;
+    const auto collect = [&](const SseEventView &view) {
+        events.append(SseEvent{view.type.toByteArray(), view.data.toByteArray(), view.id.toByteArray()});
+    };
+    feedCut(bytes, cuts, [&](QByteArrayView piece) { parser.feedViews(piece, collect); });
+    return events;
 }
 
 // Every single split point and byte by byte give the events of one piece, and
@@ -90,6 +108,8 @@ private Q_SLOTS:
     void fixturesEverySplit_data();
     void fixturesEverySplit();
     void syntheticEveryTwoSplits();
+    void viewsGiveTheSameEvents_data();
+    void viewsGiveTheSameEvents();
     void oversizedLine();
     void oversizedLineAtOnce();
     void oversizedByManyLines();
@@ -302,6 +322,33 @@ void TestSseParser::syntheticEveryTwoSplits()
             QCOMPARE(parser.retryMs(), 30);
         }
     }
+}
+
+void TestSseParser::viewsGiveTheSameEvents_data()
+{
+    fixturesEverySplit_data();
+    QTest::newRow("synthetic") << QByteArray("\xEF\xBB\xBF: hi\r\nid: 1\rdata: a\r\ndata\n\r\nevent: e\ndata: b\r\rretry: "
+                                             "30\ndata: c\r\n\r\nid\ndata: d\ndata: e\n\n");
+}
+
+void TestSseParser::viewsGiveTheSameEvents()
+{
+    // feedViews() views an event's data in the bytes fed when it can and
+    // copies it when it spans feeds or lines: the same events either way.
+    QFETCH(QByteArray, bytes);
+    const QList<SseEvent> expected = parseWhole(bytes);
+    QVERIFY(!expected.isEmpty());
+    for (qsizetype cut = 0; cut <= bytes.size(); ++cut) {
+        SseParser parser;
+        if (viewedEvents(bytes, {cut}, parser) != expected)
+            QFAIL(qPrintable(QStringLiteral("split at byte %1 differs").arg(cut)));
+    }
+    QList<qsizetype> everyByte;
+    for (qsizetype i = 1; i < bytes.size(); ++i)
+        everyByte.append(i);
+    SseParser bytewise;
+    QCOMPARE(viewedEvents(bytes, everyByte, bytewise), expected);
+    QVERIFY(bytewise.takeErrors().isEmpty());
 }
 
 void TestSseParser::oversizedLine()

@@ -232,9 +232,10 @@ void TstSessionsApi::createValidation_data()
     QTest::newRow("basePayload array")
         << with({{"triggerConfig", {{"basePayload", TestJson::array()}}}}) << 400
         << QByteArray("Expected object, received array at \"triggerConfig.basePayload\"");
-    QTest::newRow("6 config tags")
-        << tc({{"tags", {"1", "2", "3", "4", "5", "6"}}}) << 400
-        << QByteArray("Array must contain at most 5 element(s) at \"triggerConfig.tags\"");
+    // The SDK's SessionTriggerConfig allows 10 (protocol.md said 5).
+    QTest::newRow("11 config tags")
+        << tc({{"tags", {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}}}) << 400
+        << QByteArray("Array must contain at most 10 element(s) at \"triggerConfig.tags\"");
     QTest::newRow("idle 0")
         << tc({{"idleTimeoutInSeconds", 0}}) << 400
         << QByteArray("Number must be greater than 0 at \"triggerConfig.idleTimeoutInSeconds\"");

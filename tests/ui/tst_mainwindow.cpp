@@ -94,6 +94,7 @@ SessionView *TestMainWindow::createSession(MainWindow &window, const QString &ex
 void TestMainWindow::restoresLayoutAndOpenSessions()
 {
     QStringList expected;
+    QSize expectedSize;
     {
         MainWindow window(m_backend);
         window.resize(1280, 820);
@@ -102,13 +103,14 @@ void TestMainWindow::restoresLayoutAndOpenSessions()
         QVERIFY(createSession(window, QStringLiteral("restore-a")));
         QVERIFY(createSession(window, QStringLiteral("restore-b")));
         expected = openSessionIds(window);
+        expectedSize = window.size();
         QCOMPARE(expected.size(), 2);
         window.close(); // saves the layout and the open sessions
     }
     MainWindow again(m_backend);
     again.show();
     QVERIFY(QTest::qWaitForWindowExposed(&again));
-    QCOMPARE(again.size(), QSize(1280, 820));
+    QCOMPARE(again.size(), expectedSize);
     QTRY_COMPARE_WITH_TIMEOUT(openSessionIds(again), expected, 5000);
     uitest::saveScreenshot(&again, QStringLiteral("mainwindow-restored"));
     again.close();
@@ -132,27 +134,33 @@ void TestMainWindow::connectionsDialogSavesAndConnects()
     auto *connectButton = dialog.findChild<QPushButton *>(QStringLiteral("connect"));
     auto *list = dialog.findChild<QListWidget *>(QStringLiteral("profiles"));
     QVERIFY(name && kind && baseUrl && inUrl && key && status && save && connectButton && list);
+    const qsizetype before = store.profiles().size(); // the cloud profile is always offered
+    auto *edgeKey = dialog.findChild<QLineEdit *>(QStringLiteral("edgeNamespace"));
+    QVERIFY(edgeKey);
 
     // A bad URL is refused where the user is looking, and nothing is stored.
     name->setText(QStringLiteral("headless"));
     kind->setCurrentIndex(kind->findData(int(BackendKind::SelfHosted)));
     baseUrl->setText(QStringLiteral("not a url"));
     QTest::mouseClick(save, Qt::LeftButton);
-    QVERIFY(!status->text().isEmpty());
-    QVERIFY(store.profiles().isEmpty());
+    QVERIFY(status->text().contains(QStringLiteral("not a valid URL")));
+    QCOMPARE(store.profiles().size(), before);
+    QVERIFY(!store.profile(QStringLiteral("headless")));
 
     // A self-hosted profile whose .in goes through another host, as an edge
     // proxy setup has it; the key lands in the 0600 file here (no keychain).
     const QString base = m_backend->profile().baseUrl.toString();
     baseUrl->setText(base);
     inUrl->setText(base);
+    edgeKey->setText(QStringLiteral("__edge"));
     key->setText(m_backend->profile().secretKey);
     QTest::mouseClick(save, Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(status->text().startsWith(QStringLiteral("Saved")), 5000);
-    QCOMPARE(list->count(), 1);
+    QCOMPARE(list->count(), int(before) + 1);
     const auto stored = store.profile(QStringLiteral("headless"));
     QVERIFY(stored.has_value());
     QCOMPARE(stored->kind, BackendKind::SelfHosted);
+    QCOMPARE(stored->edgeNamespace, QStringLiteral("__edge"));
     QVERIFY(stored->secretKey.isEmpty()); // keys never sit in profiles.json
     QFile profiles(store.profilesPath());
     QVERIFY(profiles.open(QIODevice::ReadOnly));
@@ -168,6 +176,7 @@ void TestMainWindow::connectionsDialogSavesAndConnects()
     const auto profile = requested.first().first().value<ConnectionProfile>();
     QCOMPARE(profile.name, QStringLiteral("headless"));
     QCOMPARE(profile.secretKey, m_backend->profile().secretKey);
+    QCOMPARE(profile.edgeNamespace, QStringLiteral("__edge"));
 }
 
 void TestMainWindow::observedHistoryFollowsTheBackend()
