@@ -41,9 +41,7 @@ void ClientDataProvenanceModel::addSent(qint64 inSeq, const QJsonValue &clientDa
 {
     if (inSeq < 0)
         return;
-    ClientDataTurn &turn = m_turns[inSeq];
-    turn.inSeq = inSeq;
-    turn.sent = clientData;
+    turnAt(inSeq).sent = clientData;
     publish();
 }
 
@@ -51,10 +49,15 @@ void ClientDataProvenanceModel::setReceived(qint64 inSeq, const QJsonValue &clie
 {
     if (inSeq < 0)
         return;
+    turnAt(inSeq).received = clientData;
+    publish();
+}
+
+ClientDataTurn &ClientDataProvenanceModel::turnAt(qint64 inSeq)
+{
     ClientDataTurn &turn = m_turns[inSeq];
     turn.inSeq = inSeq;
-    turn.received = clientData;
-    publish();
+    return turn;
 }
 
 void ClientDataProvenanceModel::followConversation(ConversationModel *conversation)
@@ -81,10 +84,9 @@ void ClientDataProvenanceModel::takeFromConversation()
             continue;
         const QJsonValue received = message.clientData.is_null() ? QJsonValue(QJsonValue::Null)
                                                                  : toQJson(message.clientData);
-        ClientDataTurn &turn = m_turns[message.firstSeq];
-        if (turn.inSeq == message.firstSeq && turn.received == received)
+        ClientDataTurn &turn = turnAt(message.firstSeq);
+        if (turn.received == received)
             continue;
-        turn.inSeq = message.firstSeq;
         turn.received = received;
         changed = true;
     }

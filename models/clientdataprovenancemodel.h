@@ -75,6 +75,8 @@ protected:
     QString rowKey(const ClientDataTurn &row) const override { return QString::number(row.inSeq); }
 
 private:
+    // The turn of `inSeq`, created when new.
+    ClientDataTurn &turnAt(qint64 inSeq);
     void publish();
     void takeFromConversation();
     QString keysText(const QJsonValue &value) const;

@@ -1,5 +1,7 @@
 #include "server/edgerelay.h"
 
+#include "server/httpexchange.h"
+
 #include "server/wirejson.h"
 
 #include <QNetworkAccessManager>
@@ -241,13 +243,7 @@ void EdgeRelay::writeBody(QByteArrayView data)
         m_client->write(data.data(), data.size());
         return;
     }
-    QByteArray frame;
-    frame.reserve(data.size() + 12);
-    frame.append(QByteArray::number(data.size(), 16));
-    frame.append("\r\n");
-    frame.append(data);
-    frame.append("\r\n");
-    m_client->write(frame);
+    m_client->write(HttpExchange::chunkFrame(data));
 }
 
 void EdgeRelay::complete()

@@ -264,13 +264,18 @@ void HttpExchange::writeChunk(QByteArrayView data)
 {
     if (m_finished || data.isEmpty() || !isConnected())
         return;
+    m_socket->write(chunkFrame(data));
+}
+
+QByteArray HttpExchange::chunkFrame(QByteArrayView data)
+{
     QByteArray frame;
     frame.reserve(data.size() + 12);
     frame.append(QByteArray::number(data.size(), 16));
     frame.append("\r\n");
     frame.append(data);
     frame.append("\r\n");
-    m_socket->write(frame);
+    return frame;
 }
 
 void HttpExchange::endStream()

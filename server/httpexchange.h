@@ -75,6 +75,8 @@ public:
     // Chunked streaming (SSE): status line and headers now, then chunks.
     void beginStream(int status, const QList<Header> &headers);
     void writeChunk(QByteArrayView data);
+    // One chunk of a chunked transfer-encoded body, framed.
+    static QByteArray chunkFrame(QByteArrayView data);
     // The terminating zero chunk; the connection stays usable (keep-alive).
     void endStream();
 
