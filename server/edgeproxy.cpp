@@ -2,6 +2,7 @@
 
 #include "server/edgerelay.h"
 #include "server/requestguard.h"
+#include "server/tcplistener.h"
 
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
@@ -85,15 +86,10 @@ Result<void> EdgeProxy::start()
 {
     if (auto valid = validate(m_config); !valid)
         return valid;
-    auto *tcp = new QTcpServer();
-    if (!tcp->listen(m_config.host, m_config.port)) {
-        const QString why = tcp->errorString();
-        delete tcp;
-        return Error::make(QStringLiteral("Cannot listen on %1:%2: %3")
-                               .arg(m_config.host.toString())
-                               .arg(m_config.port)
-                               .arg(why));
-    }
+    auto listened = listenTcp(m_config.host, m_config.port);
+    if (!listened)
+        return listened.error();
+    QTcpServer *tcp = *listened;
     m_port = tcp->serverPort();
     // The guard reads each chunk before Qt's parser, so it connects first.
     m_guard->watch(tcp);
@@ -118,11 +114,7 @@ void EdgeProxy::stop()
 
 QUrl EdgeProxy::baseUrl() const
 {
-    QUrl url;
-    url.setScheme(QStringLiteral("http"));
-    url.setHost(m_config.host.toString());
-    url.setPort(m_port);
-    return url;
+    return httpBaseUrl(m_config.host, m_port);
 }
 
 bool EdgeProxy::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)

@@ -13,6 +13,7 @@
 #include "server/sessionsroutes.h"
 #include "server/sessionstore.h"
 #include "server/streamstore.h"
+#include "server/tcplistener.h"
 #include "server/tokenservice.h"
 
 #include <QDir>
@@ -104,15 +105,10 @@ Result<void> SessionServer::start()
         m_deploymentRoutes->registerRoutes(*m_router);
     }
 
-    auto *tcp = new QTcpServer();
-    if (!tcp->listen(m_config.host, m_config.port)) {
-        const QString why = tcp->errorString();
-        delete tcp;
-        return Error::make(QStringLiteral("Cannot listen on %1:%2: %3")
-                               .arg(m_config.host.toString())
-                               .arg(m_config.port)
-                               .arg(why));
-    }
+    auto listened = listenTcp(m_config.host, m_config.port);
+    if (!listened)
+        return listened.error();
+    QTcpServer *tcp = *listened;
     m_port = tcp->serverPort();
     m_router->bind(tcp);
     m_running = true;
@@ -133,11 +129,7 @@ void SessionServer::stop()
 
 QUrl SessionServer::baseUrl() const
 {
-    QUrl url;
-    url.setScheme(QStringLiteral("http"));
-    url.setHost(m_config.host.toString());
-    url.setPort(m_port);
-    return url;
+    return httpBaseUrl(m_config.host, m_port);
 }
 
 SessionService &SessionServer::sessions()
