@@ -133,7 +133,7 @@ QString ClientDataProvenanceModel::verdictText(EdgeVerdict verdict, const QStrin
     case EdgeVerdict::ForgedReplaced:
         return tr("%1 sent by the console was replaced by the edge").arg(key);
     case EdgeVerdict::Missing:
-        return tr("%1 missing: the request did not pass the edge").arg(key);
+        return tr("%1 missing: the request bypassed the edge").arg(key);
     case EdgeVerdict::PassedThrough:
         return tr("%1 arrived as the console sent it: no edge rewrote it").arg(key);
     }
@@ -213,9 +213,9 @@ QVariant ClientDataProvenanceModel::headerData(int section, Qt::Orientation orie
     case InSeqColumn:
         return tr(".in");
     case SentColumn:
-        return tr("Sent by the console");
+        return tr("Console sent");
     case ReceivedColumn:
-        return tr("Received by the agent");
+        return tr("Agent received");
     case EdgeColumn:
         return tr("Edge-owned key");
     }

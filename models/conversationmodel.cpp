@@ -4,6 +4,8 @@
 
 #include <QMetaEnum>
 
+#include <algorithm>
+
 namespace sessionscope {
 
 namespace {
@@ -43,15 +45,15 @@ QModelIndex ConversationModel::index(int row, int column, const QModelIndex &par
         return {};
     if (!parent.isValid())
         return createIndex(row, column, quintptr(0));
-    // A part: its internal id is its message row + 1.
-    return createIndex(row, column, quintptr(parent.row()) + 1);
+    // A part: its internal id is its row's key, which survives rows inserted above it.
+    return createIndex(row, column, m_rowKey.at(parent.row()));
 }
 
 QModelIndex ConversationModel::parent(const QModelIndex &child) const
 {
     if (!child.isValid() || isTopLevel(child))
         return {};
-    return createIndex(int(child.internalId() - 1), 0, quintptr(0));
+    return createIndex(m_rowOfKey.value(child.internalId()), 0, quintptr(0));
 }
 
 int ConversationModel::rowCount(const QModelIndex &parent) const
@@ -127,7 +129,7 @@ QVariant ConversationModel::data(const QModelIndex &index, int role) const
         return {};
     if (isTopLevel(index))
         return entryData(index.row(), role);
-    const TimelineEntry &entry = m_timeline.at(int(index.internalId() - 1));
+    const TimelineEntry &entry = m_timeline.at(m_rowOfKey.value(index.internalId()));
     if (role == IsPartRole)
         return true;
     if (role == MessageIndexRole)
@@ -309,54 +311,151 @@ QHash<int, QByteArray> ConversationModel::roleNames() const
     return names;
 }
 
+namespace {
+
+bool ascendingBelow(const QList<int> &indexes, qsizetype bound)
+{
+    for (qsizetype i = 0; i < indexes.size(); ++i) {
+        if (indexes[i] < 0 || indexes[i] >= bound || (i > 0 && indexes[i - 1] >= indexes[i]))
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
+QString ConversationModel::refusal(const ConversationUpdate &u) const
+{
+    const qsizetype messagesAfter = m_messages.size() + u.insertedIndexes.size();
+    const qsizetype timelineAfter = m_timeline.size() + u.insertedTimelineIndexes.size();
+    if (u.insertedIndexes.size() != u.insertedMessages.size() || u.updatedIndexes.size() != u.updatedMessages.size()
+        || u.insertedTimelineIndexes.size() != u.insertedTimeline.size())
+        return tr("indexes and contents differ in number");
+    if (u.insertedIndexes.isEmpty() && u.updatedIndexes.isEmpty() && u.insertedTimelineIndexes.isEmpty())
+        return {};
+    if (u.messagesBefore != m_messages.size() || u.timelineBefore != m_timeline.size())
+        return tr("it continues %1 messages and %2 entries, the model has %3 and %4")
+            .arg(u.messagesBefore)
+            .arg(u.timelineBefore)
+            .arg(m_messages.size())
+            .arg(m_timeline.size());
+    if (!ascendingBelow(u.insertedIndexes, messagesAfter) || !ascendingBelow(u.updatedIndexes, messagesAfter)
+        || !ascendingBelow(u.insertedTimelineIndexes, timelineAfter))
+        return tr("indexes out of order or out of range (%1 messages, %2 entries)").arg(messagesAfter).arg(timelineAfter);
+    for (int i : u.updatedIndexes) {
+        if (std::binary_search(u.insertedIndexes.begin(), u.insertedIndexes.end(), i))
+            return tr("message %1 is both new and updated").arg(i);
+    }
+    for (const TimelineEntry &e : u.insertedTimeline) {
+        if (e.messageIndex >= messagesAfter)
+            return tr("a timeline entry names message %1 of %2").arg(e.messageIndex).arg(messagesAfter);
+    }
+    return {};
+}
+
 void ConversationModel::applyUpdate(const ConversationUpdate &u)
 {
-    const qsizetype messagesAfter = m_messages.size() + u.appendedMessages.size();
-    QString refusal;
-    if (!u.appendedMessages.isEmpty() && u.firstAppendedMessage != m_messages.size())
-        refusal = tr("new messages start at %1, the model has %2").arg(u.firstAppendedMessage).arg(m_messages.size());
-    else if (!u.appendedTimeline.isEmpty() && u.firstAppendedTimeline != m_timeline.size())
-        refusal = tr("new timeline entries start at %1, the model has %2")
-                      .arg(u.firstAppendedTimeline)
-                      .arg(m_timeline.size());
-    else if (u.updatedIndexes.size() != u.updatedMessages.size())
-        refusal = tr("updated message indexes and contents differ in number");
-    for (int i : u.updatedIndexes) {
-        if (refusal.isEmpty() && (i < 0 || i >= m_messages.size()))
-            refusal = tr("update for message %1, the model has %2").arg(i).arg(m_messages.size());
-    }
-    for (const TimelineEntry &e : u.appendedTimeline) {
-        if (refusal.isEmpty() && e.messageIndex >= messagesAfter)
-            refusal = tr("a timeline entry names message %1 of %2").arg(e.messageIndex).arg(messagesAfter);
-    }
-    if (!refusal.isEmpty()) {
-        Q_EMIT errorsOccurred({Error::make(tr("Conversation update refused: %1").arg(refusal))});
+    if (const QString why = refusal(u); !why.isEmpty()) {
+        Q_EMIT errorsOccurred({Error::make(tr("Conversation update refused: %1").arg(why))});
         return;
     }
-
     // New messages first: rows only appear for them with their timeline entry.
-    for (const UIMessage &m : u.appendedMessages) {
-        m_messages.append(m);
-        m_messageRow.append(-1);
-    }
+    const int firstShifted = insertMessages(u);
     for (qsizetype i = 0; i < u.updatedIndexes.size(); ++i)
         updateMessage(u.updatedIndexes[i], u.updatedMessages[i]);
 
-    if (!u.appendedTimeline.isEmpty()) {
-        const int first = int(m_timeline.size());
-        beginInsertRows(QModelIndex(), first, first + int(u.appendedTimeline.size()) - 1);
-        for (const TimelineEntry &e : u.appendedTimeline) {
-            if (e.kind == TimelineEntry::Kind::Message && e.messageIndex >= 0)
-                m_messageRow[e.messageIndex] = int(m_timeline.size());
-            m_turnOfRow.append(m_turnCompletes);
-            if (e.kind == TimelineEntry::Kind::TurnComplete)
-                ++m_turnCompletes;
-            m_timeline.append(e);
+    // One insertion per contiguous run of new rows; usually a single run at the end.
+    for (qsizetype begin = 0; begin < u.insertedTimelineIndexes.size();) {
+        qsizetype end = begin + 1;
+        while (end < u.insertedTimelineIndexes.size()
+               && u.insertedTimelineIndexes[end] == u.insertedTimelineIndexes[end - 1] + 1)
+            ++end;
+        insertRows(u.insertedTimelineIndexes[begin], u.insertedTimeline.mid(begin, end - begin));
+        begin = end;
+    }
+    if (firstShifted >= 0) {
+        // Rows above which a message was inserted now name another message index.
+        for (int row = 0; row < m_timeline.size(); ++row) {
+            if (m_timeline[row].messageIndex >= firstShifted) {
+                Q_EMIT dataChanged(index(row, 0), index(int(m_timeline.size()) - 1, 0), {MessageIndexRole});
+                break;
+            }
         }
-        endInsertRows();
     }
     if (!u.errors.isEmpty())
         Q_EMIT errorsOccurred(u.errors);
+}
+
+int ConversationModel::insertMessages(const ConversationUpdate &u)
+{
+    if (u.insertedIndexes.isEmpty())
+        return -1;
+    if (u.insertedIndexes.first() >= m_messages.size()) {
+        m_messages.append(u.insertedMessages);
+        m_messageRow.insert(m_messageRow.size(), u.insertedMessages.size(), -1);
+        return -1;
+    }
+    // Merge: the messages already here keep their order; rows follow them.
+    const int total = int(m_messages.size() + u.insertedMessages.size());
+    QList<int> newIndexOfOld(m_messages.size());
+    QList<UIMessage> messages;
+    QList<int> messageRow;
+    messages.reserve(total);
+    messageRow.reserve(total);
+    qsizetype next = 0;
+    qsizetype old = 0;
+    for (int i = 0; i < total; ++i) {
+        if (next < u.insertedIndexes.size() && u.insertedIndexes[next] == i) {
+            messages.append(u.insertedMessages[next++]);
+            messageRow.append(-1);
+        } else {
+            newIndexOfOld[old] = i;
+            messages.append(std::move(m_messages[old]));
+            messageRow.append(m_messageRow[old]);
+            ++old;
+        }
+    }
+    m_messages = std::move(messages);
+    m_messageRow = std::move(messageRow);
+    for (TimelineEntry &e : m_timeline) {
+        if (e.messageIndex >= 0)
+            e.messageIndex = newIndexOfOld[e.messageIndex];
+    }
+    return u.insertedIndexes.first();
+}
+
+void ConversationModel::insertRows(int first, const QList<TimelineEntry> &entries)
+{
+    const int count = int(entries.size());
+    const bool atEnd = first == m_timeline.size();
+    beginInsertRows(QModelIndex(), first, first + count - 1);
+    if (!atEnd) {
+        for (int &row : m_messageRow) {
+            if (row >= first)
+                row += count;
+        }
+    }
+    int turn = atEnd ? m_turnCompletes : m_turnOfRow.at(first);
+    int turnCompletes = 0;
+    for (int i = 0; i < count; ++i) {
+        const TimelineEntry &e = entries[i];
+        const int row = first + i;
+        if (e.kind == TimelineEntry::Kind::Message && e.messageIndex >= 0)
+            m_messageRow[e.messageIndex] = row;
+        m_turnOfRow.insert(row, turn);
+        if (e.kind == TimelineEntry::Kind::TurnComplete) {
+            ++turn;
+            ++turnCompletes;
+        }
+        m_timeline.insert(row, e);
+        m_rowKey.insert(row, m_nextKey++);
+    }
+    m_turnCompletes += turnCompletes;
+    for (int row = first + count; row < m_timeline.size(); ++row)
+        m_turnOfRow[row] += turnCompletes;
+    for (int row = first; row < m_timeline.size(); ++row)
+        m_rowOfKey.insert(m_rowKey[row], row);
+    endInsertRows();
 }
 
 void ConversationModel::updateMessage(int messageIndex, const UIMessage &next)
@@ -406,6 +505,8 @@ void ConversationModel::clear()
     m_timeline.clear();
     m_turnOfRow.clear();
     m_messageRow.clear();
+    m_rowKey.clear();
+    m_rowOfKey.clear();
     m_turnCompletes = 0;
     endResetModel();
 }

@@ -4,6 +4,7 @@
 #include "net/uimessage.h"
 
 #include <QAbstractItemModel>
+#include <QHash>
 #include <QList>
 
 namespace sessionscope {
@@ -22,7 +23,9 @@ namespace sessionscope {
 // part roles; both answer IsPartRole and MessageIndexRole. Streaming deltas
 // update rows in place (dataChanged on the message and on the parts that
 // changed, rowsInserted for new parts); new timeline rows come in one
-// insertion per update.
+// insertion per update and contiguous run: usually one at the end, but a late
+// `.in` message is inserted above the answer it started (see
+// ConversationReducer), which also renumbers MessageIndexRole below it.
 //
 // The model never decodes anything: a ConversationReducer (normally inside
 // StreamIngest's worker) does, and applyUpdate() takes its changes.
@@ -108,6 +111,11 @@ Q_SIGNALS:
 
 private:
     bool isTopLevel(const QModelIndex &index) const { return index.internalId() == 0; }
+    QString refusal(const ConversationUpdate &update) const;
+    // Merges the update's new messages in; returns the first index inserted
+    // among the old ones, -1 when they were only appended.
+    int insertMessages(const ConversationUpdate &update);
+    void insertRows(int first, const QList<TimelineEntry> &entries);
     void updateMessage(int messageIndex, const UIMessage &message);
     QVariant entryData(int row, int role) const;
     QVariant messageData(const UIMessage &message, int role) const;
@@ -117,6 +125,11 @@ private:
     QList<TimelineEntry> m_timeline;
     QList<int> m_turnOfRow;  // TurnRole per top-level row
     QList<int> m_messageRow; // top-level row per message, -1 until its entry arrives
+    // Per top-level row a key that stays when rows are inserted above it: the
+    // internal id of its parts' indexes.
+    QList<quintptr> m_rowKey;
+    QHash<quintptr, int> m_rowOfKey;
+    quintptr m_nextKey = 1;
     int m_turnCompletes = 0;
 };
 

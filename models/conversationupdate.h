@@ -11,20 +11,24 @@ namespace sessionscope {
 
 // What a ConversationReducer changed, copied out so it can cross threads: the
 // reducer runs next to the decoder, the ConversationModel on the UI thread
-// only applies these.
+// only applies these. Indexes are in the conversation after the update (see
+// ConversationChanges); the sizes before it let a model check that the update
+// continues its state.
 struct ConversationUpdate
 {
-    int firstAppendedMessage = -1;       // index of appendedMessages[0] in the conversation
-    QList<UIMessage> appendedMessages;
-    QList<int> updatedIndexes;           // ascending, all below firstAppendedMessage
+    int messagesBefore = -1;             // messages at the previous update
+    QList<int> insertedIndexes;          // ascending
+    QList<UIMessage> insertedMessages;   // same order
+    QList<int> updatedIndexes;           // ascending, none of them inserted
     QList<UIMessage> updatedMessages;    // the new state of each, same order
-    int firstAppendedTimeline = -1;      // index of appendedTimeline[0]
-    QList<TimelineEntry> appendedTimeline;
+    int timelineBefore = -1;             // timeline entries at the previous update
+    QList<int> insertedTimelineIndexes;  // ascending
+    QList<TimelineEntry> insertedTimeline; // same order; their messageIndex is after the update
     QList<Error> errors;                 // records the reducer could not fold in
 
     bool isEmpty() const
     {
-        return appendedMessages.isEmpty() && updatedIndexes.isEmpty() && appendedTimeline.isEmpty()
+        return insertedIndexes.isEmpty() && updatedIndexes.isEmpty() && insertedTimelineIndexes.isEmpty()
                && errors.isEmpty();
     }
 

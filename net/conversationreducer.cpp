@@ -25,6 +25,16 @@ bool boolField(const json &object, const char *key)
     return it != object.end() && it->is_boolean() && it->get<bool>();
 }
 
+// session-in-event-id of a turn-complete entry, -1 when absent or not a seq.
+qint64 turnInSeq(const TimelineEntry &entry)
+{
+    if (!entry.sessionInEventId)
+        return -1;
+    bool ok = false;
+    const qint64 seq = entry.sessionInEventId->toLongLong(&ok);
+    return ok ? seq : -1;
+}
+
 json valueField(const json &object, const char *key)
 {
     const auto it = object.find(key);
@@ -127,7 +137,7 @@ void ConversationReducer::applyData(const StreamRecord &record, Channel channel,
     }
     // The body's shape wins: it cannot be misread.
     if (body.channel() == Channel::In)
-        applyIn(record, body);
+        applyIn(record, body, channel);
     else
         applyOut(record, body);
 }
@@ -145,6 +155,8 @@ bool ConversationReducer::accept(const StreamRecord &record, Channel channel)
         ++m_duplicates;
         return false;
     }
+    if (channel == Channel::In)
+        m_previousInSeq = last;
     last = record.seqNum;
     ++m_appliedRecords;
     return true;
@@ -170,6 +182,10 @@ void ConversationReducer::applyControl(const StreamRecord &record, Channel chann
     if (const auto inSeq = sessionInEventId(record))
         entry.sessionInEventId = QString::fromUtf8(*inSeq);
     entry.tokenRefreshed = publicAccessToken(record).has_value();
+    if (entry.kind == TimelineEntry::Kind::TurnComplete) {
+        m_lastTurnInSeq = turnInSeq(entry);
+        m_maxTurnInSeq = std::max(m_maxTurnInSeq, m_lastTurnInSeq);
+    }
     endTurn();
     appendTimeline(std::move(entry));
 }
@@ -222,7 +238,7 @@ void ConversationReducer::applyOut(const StreamRecord &record, const DecodedBody
             message.id = id;
             message.role = MessageRole::Assistant;
             message.streaming = true;
-            m_current = appendMessage(std::move(message), record, Channel::Out);
+            m_current = addMessage(std::move(message), record, Channel::Out);
         }
         UIMessage &message = m_messages[m_current];
         message.streaming = true;
@@ -430,7 +446,7 @@ void ConversationReducer::dataChunk(const StreamRecord &record, const json &chun
     touch(m_current, record);
 }
 
-void ConversationReducer::applyIn(const StreamRecord &record, const DecodedBody &body)
+void ConversationReducer::applyIn(const StreamRecord &record, const DecodedBody &body, Channel arrivedOn)
 {
     const json &chunk = body.data;
     TimelineEntry entry;
@@ -492,7 +508,9 @@ void ConversationReducer::applyIn(const StreamRecord &record, const DecodedBody 
                 message.parts.append(partFromUIMessage(part));
         }
     }
-    appendMessage(std::move(message), record, Channel::In);
+    // Only a record that came on `.in` has an `.in` seq to place by.
+    addMessage(std::move(message), record, Channel::In,
+                  arrivedOn == Channel::In ? placeInput(record) : std::nullopt);
 }
 
 UIMessage &ConversationReducer::currentAssistant(const StreamRecord &record)
@@ -501,39 +519,107 @@ UIMessage &ConversationReducer::currentAssistant(const StreamRecord &record)
         UIMessage message;
         message.role = MessageRole::Assistant;
         message.streaming = true;
-        m_current = appendMessage(std::move(message), record, Channel::Out);
+        m_current = addMessage(std::move(message), record, Channel::Out);
     }
     return m_messages[m_current];
 }
 
-int ConversationReducer::appendMessage(UIMessage message, const StreamRecord &record, Channel channel)
+int ConversationReducer::addMessage(UIMessage message, const StreamRecord &record, Channel channel,
+                                    std::optional<Placement> place)
 {
     message.channel = channel;
     message.firstSeq = message.lastSeq = record.seqNum;
     message.firstTimestamp = message.lastTimestamp = record.timestamp;
-    const int at = int(m_messages.size());
+    const int at = place ? place->message : int(m_messages.size());
+    shiftMessages(at);
     if (!message.id.isEmpty())
         m_messageById.insert(message.id, at);
-    m_messages.append(std::move(message));
-    if (m_changes.firstAppendedMessage < 0)
-        m_changes.firstAppendedMessage = at;
-
     TimelineEntry entry;
     entry.kind = TimelineEntry::Kind::Message;
     entry.channel = channel;
     entry.seq = record.seqNum;
     entry.timestamp = record.timestamp;
     entry.messageIndex = at;
-    entry.subtype = m_messages.last().trigger;
-    appendTimeline(std::move(entry));
+    entry.subtype = message.trigger;
+    m_messages.insert(at, std::move(message));
+    m_change.insert(at, Change::Inserted);
+    m_changes.insertedMessages.append(at);
+    insertTimeline(place ? place->row : int(m_timeline.size()), std::move(entry));
     return at;
 }
 
-void ConversationReducer::appendTimeline(TimelineEntry entry)
+std::optional<ConversationReducer::Placement> ConversationReducer::placeInput(const StreamRecord &record) const
 {
-    if (m_changes.firstAppendedTimeline < 0)
-        m_changes.firstAppendedTimeline = int(m_timeline.size());
-    m_timeline.append(std::move(entry));
+    const qint64 seq = record.seqNum;
+    const bool consumed = seq <= m_maxTurnInSeq;
+    // Not consumed yet and an earlier input already opened the running turn:
+    // this one waits for a later turn, at the end.
+    if (!consumed && m_previousInSeq > m_lastTurnInSeq)
+        return std::nullopt;
+    // The turn of `seq` opens after the last turn-complete that had not consumed it.
+    int first = 0;
+    for (int row = int(m_timeline.size()) - 1; row >= 0; --row) {
+        const TimelineEntry &e = m_timeline[row];
+        if (e.kind == TimelineEntry::Kind::TurnComplete && turnInSeq(e) < seq) {
+            first = row + 1;
+            break;
+        }
+    }
+    // `.in` is applied in seq order, so every `.in` entry shown is earlier input: it stays first.
+    int row = first;
+    while (row < m_timeline.size() && m_timeline[row].channel == Channel::In)
+        ++row;
+    if (row == m_timeline.size())
+        return std::nullopt; // nothing of its turn shown yet: the end is its place
+    const qint64 outTime = m_timeline[row].timestamp;
+    if (!consumed && record.timestamp > 0 && outTime > 0 && record.timestamp > outTime)
+        return std::nullopt; // written after the running turn started: not what started it
+    // Message entries are in message order, so the first one from `row` on names the spot.
+    for (int i = row; i < m_timeline.size(); ++i) {
+        const TimelineEntry &e = m_timeline[i];
+        if (e.kind == TimelineEntry::Kind::Message && e.messageIndex >= 0)
+            return Placement{row, e.messageIndex};
+    }
+    return Placement{row, int(m_messages.size())};
+}
+
+void ConversationReducer::shiftMessages(int from)
+{
+    if (from >= m_messages.size())
+        return;
+    const auto shift = [from](int &index) {
+        if (index >= from)
+            ++index;
+    };
+    for (TimelineEntry &e : m_timeline)
+        shift(e.messageIndex);
+    for (int &index : m_messageById)
+        shift(index);
+    for (int &index : m_changes.insertedMessages)
+        shift(index);
+    for (int &index : m_changes.updatedMessages)
+        shift(index);
+    shift(m_current);
+}
+
+void ConversationReducer::insertTimeline(int row, TimelineEntry entry)
+{
+    if (row < m_timeline.size()) {
+        for (int &index : m_changes.insertedTimeline) {
+            if (index >= row)
+                ++index;
+        }
+    }
+    m_changes.insertedTimeline.append(row);
+    m_timeline.insert(row, std::move(entry));
+}
+
+void ConversationReducer::markUpdated(int messageIndex)
+{
+    if (m_change[messageIndex] != Change::None)
+        return;
+    m_change[messageIndex] = Change::Updated;
+    m_changes.updatedMessages.append(messageIndex);
 }
 
 void ConversationReducer::touch(int messageIndex, const StreamRecord &record)
@@ -543,16 +629,14 @@ void ConversationReducer::touch(int messageIndex, const StreamRecord &record)
     UIMessage &message = m_messages[messageIndex];
     message.lastSeq = record.seqNum;
     message.lastTimestamp = record.timestamp;
-    if (messageIndex < m_messagesAtTake && !m_changes.updatedMessages.contains(messageIndex))
-        m_changes.updatedMessages.append(messageIndex);
+    markUpdated(messageIndex);
 }
 
 void ConversationReducer::endTurn()
 {
     if (m_current >= 0 && m_messages[m_current].streaming) {
         m_messages[m_current].streaming = false;
-        if (m_current < m_messagesAtTake && !m_changes.updatedMessages.contains(m_current))
-            m_changes.updatedMessages.append(m_current);
+        markUpdated(m_current);
     }
     m_current = -1;
     m_activeText.clear();
@@ -568,8 +652,12 @@ void ConversationReducer::fail(const StreamRecord &record, const QString &reason
 ConversationChanges ConversationReducer::takeChanges()
 {
     ConversationChanges out = std::exchange(m_changes, {});
-    std::sort(out.updatedMessages.begin(), out.updatedMessages.end());
-    m_messagesAtTake = int(m_messages.size());
+    for (QList<int> *list : {&out.insertedMessages, &out.updatedMessages, &out.insertedTimeline})
+        std::sort(list->begin(), list->end());
+    for (int index : out.insertedMessages)
+        m_change[index] = Change::None;
+    for (int index : out.updatedMessages)
+        m_change[index] = Change::None;
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "net/inappender.h"
 
+#include "net/saturate.h"
+
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -7,6 +9,8 @@
 #include <QPointer>
 #include <QTimer>
 #include <QUuid>
+
+#include <algorithm>
 
 namespace sessionscope {
 
@@ -17,6 +21,8 @@ namespace {
 // Without turn-completes (no agent running) the list would grow with every
 // send; the oldest entries are the least likely to be answered.
 constexpr qsizetype MaxAwaiting = 1000;
+// An append answer is late by a few turns at most.
+constexpr qsizetype MaxSeenTurnCompletes = 64;
 
 QString newId()
 {
@@ -191,7 +197,7 @@ void InAppender::onAnswer(const std::shared_ptr<Send> &send, Result<HttpResponse
         }
         InAppendResult outcome;
         outcome.partId = send->partId;
-        outcome.seq = qint64(seq.toDouble());
+        outcome.seq = saturatedInt64(seq.toDouble());
         outcome.attempts = send->attempts;
         complete(send, outcome);
         return;
@@ -218,12 +224,18 @@ void InAppender::complete(const std::shared_ptr<Send> &send, Result<InAppendResu
     if (!m_sends.removeOne(send))
         return;
     if (result) {
-        if (send->awaitsTurn) {
+        const auto seen = std::find_if(m_seenTurnCompletes.cbegin(), m_seenTurnCompletes.cend(),
+                                       [seq = result->seq](const auto &tc) { return tc.first >= seq; });
+        const bool answeredAlready = send->awaitsTurn && seen != m_seenTurnCompletes.cend();
+        if (send->awaitsTurn && !answeredAlready) {
             m_awaiting.append({send->partId, result->seq});
             if (m_awaiting.size() > MaxAwaiting)
                 m_awaiting.removeFirst();
         }
+        const StreamRecord answer = answeredAlready ? seen->second : StreamRecord();
         Q_EMIT appended(send->partId, result->seq);
+        if (answeredAlready)
+            Q_EMIT turnCompleted(send->partId, result->seq, answer);
     } else {
         Q_EMIT failed(send->partId, result.error());
     }
@@ -234,8 +246,6 @@ void InAppender::complete(const std::shared_ptr<Send> &send, Result<InAppendResu
 void InAppender::observeRecords(const QList<StreamRecord> &records)
 {
     for (const StreamRecord &r : records) {
-        if (m_awaiting.isEmpty())
-            return;
         if (r.kind != RecordKind::Control || r.subtype() != "turn-complete")
             continue;
         const auto consumed = r.header("session-in-event-id");
@@ -245,6 +255,9 @@ void InAppender::observeRecords(const QList<StreamRecord> &records)
         const qint64 inSeq = consumed->trimmed().toLongLong(&ok);
         if (!ok)
             continue;
+        m_seenTurnCompletes.append({inSeq, r});
+        if (m_seenTurnCompletes.size() > MaxSeenTurnCompletes)
+            m_seenTurnCompletes.removeFirst();
         // Emit after updating the list so a slot that sends again sees it
         // consistent.
         QList<Awaiting> answered;

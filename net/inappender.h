@@ -110,6 +110,9 @@ private:
     std::chrono::milliseconds m_deadline{120000};
     QList<std::shared_ptr<Send>> m_sends;
     QList<Awaiting> m_awaiting;
+    // Turn-completes already seen, newest last: with `.in` through an edge
+    // proxy and `.out` direct, the answer can arrive before the append does.
+    QList<QPair<qint64, StreamRecord>> m_seenTurnCompletes;
 };
 
 } // namespace sessionscope

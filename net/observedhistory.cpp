@@ -1,5 +1,6 @@
 #include "net/observedhistory.h"
 
+#include "net/saturate.h"
 #include "net/sessionsclient.h"
 #include "net/tokenmanager.h"
 
@@ -26,7 +27,7 @@ constexpr qint64 UpgradeLinkWindowMs = 60000;
 
 QDateTime fromMs(const QJsonValue &v)
 {
-    return QDateTime::fromMSecsSinceEpoch(qint64(v.toDouble()), Qt::UTC);
+    return QDateTime::fromMSecsSinceEpoch(saturatedInt64(v.toDouble()), Qt::UTC);
 }
 
 QString reasonFor(const QString &source, bool first)
@@ -177,7 +178,7 @@ void ObservedHistory::apply(const QJsonObject &fact)
         applyRun(fact.value(QStringLiteral("s")).toString(), fact.value(QStringLiteral("run")).toString(),
                  fact.value(QStringLiteral("src")).toString(), fact.value(QStringLiteral("reason")).toString(), at);
     } else if (type == QLatin1String("upgrade")) {
-        applyUpgrade(fact.value(QStringLiteral("s")).toString(), qint64(fact.value(QStringLiteral("seq")).toDouble()),
+        applyUpgrade(fact.value(QStringLiteral("s")).toString(), saturatedInt64(fact.value(QStringLiteral("seq")).toDouble()),
                      at);
     } else if (type == QLatin1String("details")) {
         const QString run = fact.value(QStringLiteral("run")).toString();

@@ -1,5 +1,7 @@
 #include "net/sessionsclient.h"
 
+#include "net/saturate.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 
@@ -190,7 +192,7 @@ Result<RunDetails> RunDetails::fromJson(const QJsonObject &o)
     r.startedAt = isoDate(o.value(QStringLiteral("startedAt")));
     r.finishedAt = isoDate(o.value(QStringLiteral("finishedAt")));
     r.tags = stringList(o.value(QStringLiteral("tags")));
-    r.durationMs = qint64(o.value(QStringLiteral("durationMs")).toDouble());
+    r.durationMs = saturatedInt64(o.value(QStringLiteral("durationMs")).toDouble());
     r.isCompleted = o.value(QStringLiteral("isCompleted")).toBool();
     r.isSuccess = o.value(QStringLiteral("isSuccess")).toBool();
     r.isFailed = o.value(QStringLiteral("isFailed")).toBool();

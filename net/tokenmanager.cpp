@@ -1,5 +1,7 @@
 #include "net/tokenmanager.h"
 
+#include "net/saturate.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonParseError>
@@ -32,7 +34,7 @@ QDateTime epochSeconds(const QJsonValue &v)
 {
     if (!v.isDouble())
         return {};
-    return QDateTime::fromSecsSinceEpoch(qint64(v.toDouble()), Qt::UTC);
+    return QDateTime::fromSecsSinceEpoch(saturatedInt64(v.toDouble()), Qt::UTC);
 }
 
 void arm(QTimer &timer, qint64 ms)
@@ -103,7 +105,8 @@ Result<JwtClaims> JwtClaims::decode(QByteArrayView token)
     c.issuedAt = epochSeconds(payload->value(QStringLiteral("iat")));
     c.expiresAt = epochSeconds(payload->value(QStringLiteral("exp")));
     if (payload->contains(QStringLiteral("exp")) && !c.expiresAt.isValid())
-        return Error::make(QStringLiteral("The token's exp claim is not a number"));
+        return Error::make(
+            QStringLiteral("The token's exp claim is not a time (a number of seconds in range)"));
     return c;
 }
 

@@ -100,8 +100,9 @@ private:
     }
 };
 
-// One line of the merged story of a session: messages in the order they
-// started, interleaved with turn ends, upgrades, stops and actions.
+// One line of the merged story of a session: messages in conversation order
+// (a late `.in` message goes above the answer it started, see
+// ConversationReducer), interleaved with turn ends, upgrades, stops and actions.
 struct TimelineEntry
 {
     enum class Kind : quint8 {

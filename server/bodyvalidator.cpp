@@ -1,5 +1,7 @@
 #include "server/bodyvalidator.h"
 
+#include "net/saturate.h"
+
 #include <cmath>
 
 namespace sessionscope {
@@ -105,7 +107,7 @@ std::optional<qint64> BodyValidator::integer(const Json &object, const char *key
         fail(path, QStringLiteral("Number must be less than or equal to %1").arg(*max));
         return std::nullopt;
     }
-    return qint64(d);
+    return saturatedInt64(d); // zod's .int() takes 1e300 too
 }
 
 std::optional<QStringList> BodyValidator::stringArray(const Json &object, const char *key,

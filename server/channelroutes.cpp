@@ -1,5 +1,6 @@
 #include "server/channelroutes.h"
 
+#include "server/chaosinjector.h"
 #include "server/durablestream.h"
 #include "server/idgenerator.h"
 #include "server/sessionservice.h"
@@ -71,8 +72,9 @@ QByteArray stripClientWebhookActionSource(const QByteArray &part)
     return wirejson::dump(*record);
 }
 
-// X-Part-Id: opaque, 1..64 printable ASCII characters.
-bool validPartId(const QByteArray &id)
+} // namespace
+
+bool ChannelRoutes::validPartId(QByteArrayView id)
 {
     if (id.isEmpty() || id.size() > 64)
         return false;
@@ -83,7 +85,7 @@ bool validPartId(const QByteArray &id)
     return true;
 }
 
-std::optional<QList<StreamHeader>> parseRecordHeaders(const QByteArray &text)
+std::optional<QList<StreamHeader>> ChannelRoutes::parseRecordHeaders(QByteArrayView text)
 {
     const auto parsed = wirejson::parse(text);
     if (!parsed || !parsed->is_array())
@@ -100,7 +102,21 @@ std::optional<QList<StreamHeader>> parseRecordHeaders(const QByteArray &text)
     return out;
 }
 
-} // namespace
+QByteArray ChannelRoutes::appendRecordBody(QByteArrayView appended, Channel channel,
+                                           QByteArrayView partId)
+{
+    QByteArray part = wirejson::sanitizedUtf8(appended);
+    if (channel == Channel::In)
+        part = stripClientWebhookActionSource(part);
+    // The webapp stores JSON.stringify({data: part, id: partId}): the
+    // appended text becomes a JSON string inside the record body.
+    QByteArray body = "{\"data\":";
+    wirejson::appendQuoted(body, part);
+    body.append(",\"id\":");
+    wirejson::appendQuoted(body, partId);
+    body.append('}');
+    return body;
+}
 
 ChannelRoutes::ChannelRoutes(RouteContext context, QObject *parent)
     : QObject(parent), m_ctx(context)
@@ -230,19 +246,14 @@ void ChannelRoutes::append(const HttpExchange::Ptr &exchange, const AuthContext 
         record.headers = *headers;
         record.body = exchange->body();
     } else {
-        QByteArray part = wirejson::sanitizedUtf8(exchange->body());
-        if (channel == Channel::In)
-            part = stripClientWebhookActionSource(part);
         const QByteArray partId = clientPartId.isEmpty() ? IdGenerator::nanoid(7) : clientPartId;
-        // The webapp stores JSON.stringify({data: part, id: partId}): the
-        // appended text becomes a JSON string inside the record body.
-        QByteArray body = "{\"data\":";
-        wirejson::appendQuoted(body, part);
-        body.append(",\"id\":");
-        wirejson::appendQuoted(body, partId);
-        body.append('}');
-        record.body = body;
+        record.body = appendRecordBody(exchange->body(), channel, partId);
     }
+
+    // Chaos mode: a 503 before anything is stored, or after (the ack is lost).
+    const auto fault = m_ctx.chaos ? m_ctx.chaos->appendFault() : ChaosInjector::AppendFault::None;
+    if (fault == ChaosInjector::AppendFault::BeforeWrite)
+        return respondAppendError(exchange, 503, ChaosInjector::appendFaultMessage(fault));
 
     // A message for a session whose run is gone starts a continuation run
     // first. Best effort, as in the webapp: the record is durable either way
@@ -261,7 +272,9 @@ void ChannelRoutes::append(const HttpExchange::Ptr &exchange, const AuthContext 
     }
 
     m_ctx.streams.append(
-        addressingKey, channel, std::move(record), [exchange](const Result<AppendOutcome> &r) {
+        addressingKey, channel, std::move(record), [exchange, fault](const Result<AppendOutcome> &r) {
+            if (r && fault == ChaosInjector::AppendFault::AfterWrite)
+                return respondAppendError(exchange, 503, ChaosInjector::appendFaultMessage(fault));
             if (!r) {
                 const int status = r.error().httpStatus ? r.error().httpStatus : 500;
                 respondAppendError(exchange, status,

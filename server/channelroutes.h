@@ -35,6 +35,17 @@ public:
     // '-'; the next seq to send, or 0 ("from the start") when it is not one.
     static qint64 startSeqFromLastEventId(QByteArrayView lastEventId);
 
+    // The pieces of an append that read the request, for callers without one.
+    // X-Part-Id: opaque, 1..64 printable ASCII characters.
+    static bool validPartId(QByteArrayView id);
+    // X-Record-Headers: a JSON array of [name, value] string pairs.
+    static std::optional<QList<StreamHeader>> parseRecordHeaders(QByteArrayView text);
+    // The record body stored for an appended text: {"data": "<text>", "id":
+    // "<partId>"} with invalid UTF-8 replaced and, on `.in`, a client's claim
+    // of webhook trust removed.
+    static QByteArray appendRecordBody(QByteArrayView appended, Channel channel,
+                                       QByteArrayView partId);
+
 Q_SIGNALS:
     void subscriberCountChanged(int count);
 

@@ -163,10 +163,19 @@ void EdgeProxy::dispatch(QTcpSocket *socket, const Request &request)
     relay->setHeaderFilter([this, request](QList<Header> &headers) { applyCors(request, headers); });
     QPointer<QTcpSocket> guarded(socket);
     connect(relay, &EdgeRelay::finished, this, [this, guarded, relay] {
-        relay->deleteLater();
         // The next request from the event loop, so a long pipeline cannot recurse.
+        // The relay is deleted only after the connection has forgotten it: a
+        // deferred delete can be sent before this queued call runs (QTest::qWait
+        // sends them explicitly), leaving `current` dangling for stop().
+        QPointer<EdgeRelay> alive(relay);
         QMetaObject::invokeMethod(
-            this, [this, guarded, relay] { relayFinished(guarded.data(), relay); }, Qt::QueuedConnection);
+            this,
+            [this, guarded, relay, alive] {
+                relayFinished(guarded.data(), relay);
+                if (alive)
+                    alive->deleteLater();
+            },
+            Qt::QueuedConnection);
     });
 
     if (request.method.isEmpty()) {

@@ -1,6 +1,16 @@
 #include "server/httpexchange.h"
 
+#include "server/chaosinjector.h"
+#include "server/chaosssewriter.h"
+
 #include <QUrl>
+
+#include <algorithm>
+
+#ifdef Q_OS_LINUX
+#include <sys/socket.h>
+#include <sys/uio.h>
+#endif
 
 namespace sessionscope {
 
@@ -141,7 +151,7 @@ bool HttpExchange::isConnected() const
 
 qint64 HttpExchange::bytesToWrite() const
 {
-    return m_socket ? m_socket->bytesToWrite() : 0;
+    return (m_socket ? m_socket->bytesToWrite() : 0) + (m_chaosWriter ? m_chaosWriter->pendingBytes() : 0);
 }
 
 void HttpExchange::writeHead(int status, const QList<Header> &headers,
@@ -154,6 +164,8 @@ void HttpExchange::writeHead(int status, const QList<Header> &headers,
         m_responder.writeHeader(h.first, h.second);
     m_responder.writeHeader(QByteArrayLiteral("x-sessionscope-version"),
                             QByteArrayLiteral(SESSIONSCOPE_VERSION));
+    if (m_chaos)
+        m_responder.writeHeader(QByteArrayLiteral("X-Sessionscope-Chaos"), m_chaos->headerValue());
     if (contentLength)
         m_responder.writeHeader(QByteArrayLiteral("Content-Length"),
                                 QByteArray::number(*contentLength));
@@ -234,17 +246,28 @@ std::optional<Json> HttpExchange::readJsonBody(qint64 maxBytes)
         respondError(413, QStringLiteral("Request body too large"));
         return std::nullopt;
     }
-    if (m_body.isEmpty()) {
-        respondError(400, QStringLiteral("Request body is empty"));
+    auto parsed = parseJsonBody(m_body);
+    if (!parsed) {
+        respondError(parsed.error().httpStatus, parsed.error().message);
         return std::nullopt;
     }
-    auto parsed = wirejson::parse(m_body);
+    return std::move(*parsed);
+}
+
+Result<Json> HttpExchange::parseJsonBody(QByteArrayView body)
+{
+    auto badRequest = [](const QString &message) {
+        Error e = Error::make(message);
+        e.httpStatus = 400;
+        return e;
+    };
+    if (body.isEmpty())
+        return badRequest(QStringLiteral("Request body is empty"));
+    auto parsed = wirejson::parse(body);
     // JSON that parses to a falsy value is refused like unparsable text.
-    if (!parsed || parsed->is_null() || *parsed == false || *parsed == 0 || *parsed == "") {
-        respondError(400, QStringLiteral("Invalid JSON"));
-        return std::nullopt;
-    }
-    return parsed;
+    if (!parsed || parsed->is_null() || *parsed == false || *parsed == 0 || *parsed == "")
+        return badRequest(QStringLiteral("Invalid JSON"));
+    return std::move(*parsed);
 }
 
 void HttpExchange::beginStream(int status, const QList<Header> &headers)
@@ -258,13 +281,78 @@ void HttpExchange::beginStream(int status, const QList<Header> &headers)
     all.append({QByteArrayLiteral("Transfer-Encoding"), QByteArrayLiteral("chunked")});
     writeHead(status, all, std::nullopt);
     m_responder.writeBody(QByteArray());
+    const bool eventStream = std::any_of(headers.cbegin(), headers.cend(), [](const Header &h) {
+        return h.first.compare("content-type", Qt::CaseInsensitive) == 0 && h.second.startsWith("text/event-stream");
+    });
+    if (m_chaos && eventStream)
+        m_chaosWriter = new ChaosSseWriter(m_chaos, m_socket);
 }
 
 void HttpExchange::writeChunk(QByteArrayView data)
 {
-    if (m_finished || data.isEmpty() || !isConnected())
+    writeChunk({data});
+}
+
+void HttpExchange::writeChunk(std::initializer_list<QByteArrayView> parts)
+{
+    qsizetype size = 0;
+    for (QByteArrayView part : parts)
+        size += part.size();
+    if (m_finished || size == 0 || !isConnected())
         return;
-    m_socket->write(chunkFrame(data));
+    if (m_chaosWriter) {
+        QByteArray event;
+        for (QByteArrayView part : parts)
+            event.append(part);
+        m_chaosWriter->writeEvent(chunkFrame(event));
+        return;
+    }
+    const QByteArray head = QByteArray::number(size, 16) + "\r\n";
+    constexpr QByteArrayView tail("\r\n");
+    qsizetype sent = 0;
+#ifdef Q_OS_LINUX
+    // With nothing queued in Qt, the frame goes straight to the kernel in one
+    // gathered send. QAbstractSocket::write would buffer it, arm a write
+    // notifier and flush on the next event-loop pass: for a fan-out to a
+    // thousand subscribers that notifier churn cost more than the writes.
+    // Whatever the kernel does not take (or an error) goes the Qt way, which
+    // keeps the order and reports the error through the socket's signals.
+    const qintptr fd = m_socket->socketDescriptor();
+    if (fd >= 0 && m_socket->bytesToWrite() == 0 && parts.size() <= 14) {
+        iovec vec[16];
+        int n = 0;
+        vec[n++] = {const_cast<char *>(head.constData()), size_t(head.size())};
+        for (QByteArrayView part : parts) {
+            if (!part.isEmpty())
+                vec[n++] = {const_cast<char *>(part.data()), size_t(part.size())};
+        }
+        vec[n++] = {const_cast<char *>(tail.data()), size_t(tail.size())};
+        msghdr msg{};
+        msg.msg_iov = vec;
+        msg.msg_iovlen = size_t(n);
+        const ssize_t written = ::sendmsg(int(fd), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (written > 0)
+            sent = qsizetype(written);
+    }
+#endif
+    const qsizetype total = head.size() + size + tail.size();
+    if (sent == total)
+        return;
+    QByteArray rest;
+    rest.reserve(total - sent);
+    auto keep = [&](QByteArrayView piece) {
+        if (sent >= piece.size()) {
+            sent -= piece.size();
+            return;
+        }
+        rest.append(piece.sliced(sent));
+        sent = 0;
+    };
+    keep(head);
+    for (QByteArrayView part : parts)
+        keep(part);
+    keep(tail);
+    m_socket->write(rest);
 }
 
 QByteArray HttpExchange::chunkFrame(QByteArrayView data)
@@ -282,7 +370,9 @@ void HttpExchange::endStream()
 {
     if (m_finished)
         return;
-    if (isConnected())
+    if (isConnected() && m_chaosWriter)
+        m_chaosWriter->writeRaw(QByteArrayLiteral("0\r\n\r\n"));
+    else if (isConnected())
         m_socket->write("0\r\n\r\n", 5);
     finish();
 }
@@ -292,7 +382,9 @@ void HttpExchange::finish()
     if (m_finished)
         return;
     m_finished = true;
-    if (m_closeAfter && m_socket)
+    if (m_closeAfter && m_chaosWriter)
+        m_chaosWriter->disconnectWhenDrained();
+    else if (m_closeAfter && m_socket)
         m_socket->disconnectFromHost();
     if (m_onFinished) {
         auto handler = std::move(m_onFinished);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "net/result.h"
 #include "server/wirejson.h"
 
 #include <QByteArray>
@@ -13,10 +14,14 @@
 #include <QTcpSocket>
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 
 namespace sessionscope {
+
+class ChaosInjector;
+class ChaosSseWriter;
 
 // One request and its response. The request is copied out of Qt's parser
 // (which reuses its request object for the next request on the connection),
@@ -70,11 +75,17 @@ public:
     // 413 {"error":"Request body too large"}, 400 "Request body is empty" /
     // "Invalid JSON". On failure the response is sent and nullopt returned.
     std::optional<Json> readJsonBody(qint64 maxBytes);
+    // The parsing half of readJsonBody() (no size cap): the JSON value, or a
+    // 400 Error worded as the response would be.
+    static Result<Json> parseJsonBody(QByteArrayView body);
     bool bodyTooLarge(qint64 maxBytes) const;
 
     // Chunked streaming (SSE): status line and headers now, then chunks.
     void beginStream(int status, const QList<Header> &headers);
     void writeChunk(QByteArrayView data);
+    // One chunk made of several pieces (e.g. an event's own id line around a
+    // batch shared by every subscriber), gathered without copying them first.
+    void writeChunk(std::initializer_list<QByteArrayView> parts);
     // One chunk of a chunked transfer-encoded body, framed.
     static QByteArray chunkFrame(QByteArrayView data);
     // The terminating zero chunk; the connection stays usable (keep-alive).
@@ -85,6 +96,10 @@ public:
     bool isConnected() const;
     QTcpSocket *socket() const { return m_socket.data(); }
     qint64 bytesToWrite() const;
+
+    // Chaos mode: the X-Sessionscope-Chaos header on every response, and an
+    // event stream's body through a ChaosSseWriter (drops, slow reads).
+    void setChaos(std::shared_ptr<ChaosInjector> chaos) { m_chaos = std::move(chaos); }
 
     // The router learns here that the connection may take its next request.
     void setFinishedHandler(std::function<void()> handler) { m_onFinished = std::move(handler); }
@@ -108,6 +123,8 @@ private:
     bool m_finished = false;
     bool m_closeAfter = false;
     std::function<void()> m_onFinished;
+    std::shared_ptr<ChaosInjector> m_chaos;
+    QPointer<ChaosSseWriter> m_chaosWriter;
 };
 
 } // namespace sessionscope

@@ -1,11 +1,13 @@
 #include "server/httprouter.h"
 
+#include "server/chaosinjector.h"
 #include "server/ratelimiter.h"
 #include "server/requestguard.h"
 
 #include <QDateTime>
 #include <QPointer>
 #include <QTcpSocket>
+#include <QTimer>
 
 namespace sessionscope {
 
@@ -84,6 +86,12 @@ HttpRouter::~HttpRouter()
     }
 }
 
+void HttpRouter::setChaos(std::shared_ptr<ChaosInjector> chaos)
+{
+    m_chaos = std::move(chaos);
+    m_guard->setExtraResponseHeader(m_chaos ? "X-Sessionscope-Chaos: " + m_chaos->headerValue() : QByteArray());
+}
+
 void HttpRouter::addRoute(const QStringList &pattern, const QList<Method> &methods, Handler handler)
 {
     m_routes.append(Route{pattern, methods, std::move(handler)});
@@ -101,6 +109,7 @@ QList<HttpExchange::Header> HttpRouter::corsHeaders(const HttpExchange &exchange
 bool HttpRouter::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
     auto exchange = std::make_shared<HttpExchange>(request, socket, makeResponder(request, socket));
+    exchange->setChaos(m_chaos);
     auto it = m_connections.find(socket);
     if (it == m_connections.end()) {
         it = m_connections.insert(socket, Connection{});
@@ -136,6 +145,11 @@ void HttpRouter::dispatch(const HttpExchange::Ptr &exchange)
     });
     for (const auto &h : corsHeaders(*exchange))
         exchange->addResponseHeader(h.first, h.second);
+    // The connection stays busy while a request waits, so its answers keep their order.
+    if (const int delay = m_chaos ? m_chaos->requestDelayMs() : 0; delay > 0) {
+        QTimer::singleShot(delay, this, [this, exchange] { route(exchange); });
+        return;
+    }
     route(exchange);
 }
 

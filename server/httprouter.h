@@ -13,6 +13,7 @@
 
 namespace sessionscope {
 
+class ChaosInjector;
 class RateLimiter;
 class RequestGuard;
 
@@ -39,6 +40,10 @@ public:
 
     // Pattern segments are literals, or "{}" for a parameter.
     void addRoute(const QStringList &pattern, const QList<Method> &methods, Handler handler);
+
+    // Chaos mode: every response carries X-Sessionscope-Chaos, every request
+    // waits its injected latency (on a timer) before it is routed.
+    void setChaos(std::shared_ptr<ChaosInjector> chaos);
 
     int connectionCount() const { return int(m_connections.size()); }
     // Disconnects every client (shutdown).
@@ -75,6 +80,7 @@ private:
     std::unique_ptr<RequestGuard> m_guard;
     QList<Route> m_routes;
     QHash<QTcpSocket *, Connection> m_connections;
+    std::shared_ptr<ChaosInjector> m_chaos;
 };
 
 } // namespace sessionscope

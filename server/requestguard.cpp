@@ -259,8 +259,8 @@ void RequestGuard::refuse(QTcpSocket *socket, Framing &f, int status, const QByt
                   "\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " +
                   QByteArray::number(text.size()) +
                   "\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\n"
-                  "x-sessionscope-version: " SESSIONSCOPE_VERSION "\r\n\r\n" +
-                  text);
+                  "x-sessionscope-version: " SESSIONSCOPE_VERSION "\r\n" +
+                  (m_extraHeader.isEmpty() ? QByteArray() : m_extraHeader + "\r\n") + "\r\n" + text);
     // Drained for a while, so the client reads the answer rather than a reset.
     QPointer<QTcpSocket> guarded(socket);
     QTimer::singleShot(LingerMs, this, [guarded] {

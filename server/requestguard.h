@@ -42,6 +42,8 @@ public:
     // Call before QAbstractHttpServer::bind(server): the guard's handlers must
     // be connected before Qt's so they see each chunk before it is parsed.
     void watch(QTcpServer *server);
+    // One more "Name: value" line for the refusals it writes (chaos mode's header).
+    void setExtraResponseHeader(const QByteArray &line) { m_extraHeader = line; }
 
 private:
     struct Framing
@@ -71,6 +73,7 @@ private:
 
     std::function<bool(QTcpSocket *)> m_busy;
     QHash<QTcpSocket *, Framing> m_framing;
+    QByteArray m_extraHeader;
 };
 
 } // namespace sessionscope

@@ -4,6 +4,7 @@
 
 namespace sessionscope {
 
+class ChaosInjector;
 class SessionService;
 class StreamStore;
 class TokenService;
@@ -15,6 +16,8 @@ struct RouteContext
     SessionService &sessions;
     StreamStore &streams;
     TokenService &tokens;
+    // Chaos mode's decisions; null when it is off.
+    ChaosInjector *chaos = nullptr;
 };
 
 } // namespace sessionscope

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "server/chaosspec.h"
+
 #include <QHostAddress>
 #include <QString>
 
@@ -37,6 +39,9 @@ struct ServerConfig
     // Per-credential token bucket; 0 turns rate limiting off.
     double rateLimitPerSecond = 0;
     int rateLimitBurst = 0; // 0: the rate rounded up
+
+    // Fault injection for resilience tests (--chaos); inactive by default.
+    ChaosSpec chaos;
 };
 
 } // namespace sessionscope

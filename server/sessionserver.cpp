@@ -3,6 +3,7 @@
 #include "server/agent/agentruntime.h"
 #include "server/agent/deploymentroutes.h"
 #include "server/apiauth.h"
+#include "server/chaosinjector.h"
 #include "server/channelroutes.h"
 #include "server/database.h"
 #include "server/httprouter.h"
@@ -82,13 +83,16 @@ Result<void> SessionServer::start()
     m_auth = std::make_unique<ApiAuth>(m_secretKey.toUtf8(), *m_tokens);
     m_limiter = std::make_unique<RateLimiter>(m_config.rateLimitPerSecond, m_config.rateLimitBurst);
 
-    const RouteContext ctx{m_config, *m_sessions, *m_streams, *m_tokens};
+    m_chaos = m_config.chaos.isActive() ? std::make_shared<ChaosInjector>(m_config.chaos) : nullptr;
+    const RouteContext ctx{m_config, *m_sessions, *m_streams, *m_tokens, m_chaos.get()};
     m_channelRoutes = std::make_unique<ChannelRoutes>(ctx);
     connect(m_channelRoutes.get(), &ChannelRoutes::subscriberCountChanged, this,
             &SessionServer::subscriberCountChanged);
     m_sessionsRoutes = std::make_unique<SessionsRoutes>(ctx);
     m_runsRoutes = std::make_unique<RunsRoutes>(ctx);
     m_router = std::make_unique<HttpRouter>(*m_auth, *m_limiter);
+    m_router->setChaos(m_chaos);
+    registerChaosRoute();
     m_sessionsRoutes->registerRoutes(*m_router);
     m_runsRoutes->registerRoutes(*m_router);
     m_channelRoutes->registerRoutes(*m_router);
@@ -113,6 +117,24 @@ Result<void> SessionServer::start()
     m_router->bind(tcp);
     m_running = true;
     return {};
+}
+
+void SessionServer::registerChaosRoute()
+{
+    // Our extension: what chaos mode is injecting, and how often it has.
+    m_router->addRoute(
+        {QStringLiteral("api"), QStringLiteral("v1"), QStringLiteral("chaos")}, {HttpRouter::Method::Get},
+        [this](const HttpExchange::Ptr &exchange, const AuthContext &auth, const QStringList &) {
+            if (!auth.isSecretKey()) {
+                exchange->respondError(403, QStringLiteral("Reading chaos mode requires secret key authentication"));
+                return;
+            }
+            if (!m_chaos) {
+                exchange->respondJson(200, Json{{"enabled", false}, {"spec", ""}});
+                return;
+            }
+            exchange->respondJson(200, m_chaos->report());
+        });
 }
 
 void SessionServer::stop()

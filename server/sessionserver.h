@@ -12,6 +12,7 @@ namespace sessionscope {
 
 class AgentRuntime;
 class ApiAuth;
+class ChaosInjector;
 class DeploymentRoutes;
 class ChannelRoutes;
 class Database;
@@ -64,6 +65,8 @@ public:
     HttpRouter &router();
     // The agent runtime, or null when the config turned it off.
     AgentRuntime *agentRuntime() const { return m_agent.get(); }
+    // Chaos mode's injector (its spec and counts), or null when it is off.
+    ChaosInjector *chaos() const { return m_chaos.get(); }
 
     int connectionCount() const;
     int subscriberCount() const;
@@ -72,6 +75,8 @@ Q_SIGNALS:
     void subscriberCountChanged(int count);
 
 private:
+    void registerChaosRoute();
+
     ServerConfig m_config;
     QString m_secretKey;
     QString m_secretKeyPath;
@@ -79,6 +84,7 @@ private:
     quint16 m_port = 0;
     bool m_running = false;
 
+    std::shared_ptr<ChaosInjector> m_chaos;
     std::unique_ptr<Database> m_db;
     std::unique_ptr<SessionStore> m_store;
     std::unique_ptr<SessionService> m_sessions;

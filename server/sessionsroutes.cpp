@@ -1,5 +1,6 @@
 #include "server/sessionsroutes.h"
 
+#include "net/saturate.h"
 #include "server/authroutes.h"
 #include "server/bodyvalidator.h"
 #include "server/runsroutes.h"
@@ -75,7 +76,7 @@ std::optional<qint64> coerceInt(const QString &text)
         return 0;
     if (!ok || !std::isfinite(d) || d != std::floor(d))
         return std::nullopt;
-    return qint64(d);
+    return saturatedInt64(d);
 }
 
 // SessionTriggerConfig as the SDK's schema (@trigger.dev/core 4.8.3) has it:
@@ -273,16 +274,11 @@ std::optional<qint64> SessionsRoutes::parseDurationMs(QStringView text)
     }
     if (!any || !std::isfinite(total))
         return std::nullopt;
-    return qint64(total);
+    return saturatedInt64(total);
 }
 
-void SessionsRoutes::create(const HttpExchange::Ptr &exchange, const AuthContext &auth)
+CreateSessionParams SessionsRoutes::readCreateBody(BodyValidator &v, const Json &root)
 {
-    const auto body = exchange->readJsonBody(kSessionBodyMax);
-    if (!body)
-        return;
-    BodyValidator v(*body);
-    const Json &root = *body;
     CreateSessionParams params;
     const auto type = v.string(root, "type", QStringLiteral("type"), true, 1, 64);
     auto externalId =
@@ -310,20 +306,30 @@ void SessionsRoutes::create(const HttpExchange::Ptr &exchange, const AuthContext
         if (!params.expiresAt)
             v.fail(QStringLiteral("expiresAt"), QStringLiteral("Invalid date"));
     }
+    params.type = type.value_or(QString());
+    params.taskIdentifier = task.value_or(QString());
+    params.externalId = externalId;
+    params.triggerConfig = wirejson::dump(triggerConfig);
+    params.tags = tags.value_or(QStringList());
+    return params;
+}
+
+void SessionsRoutes::create(const HttpExchange::Ptr &exchange, const AuthContext &auth)
+{
+    const auto body = exchange->readJsonBody(kSessionBodyMax);
+    if (!body)
+        return;
+    BodyValidator v(*body);
+    const CreateSessionParams params = readCreateBody(v, *body);
     if (!v.ok()) {
         exchange->respondError(400, v.message());
         return;
     }
-    if (!auth.canAny(u"write",
-                     {{QStringLiteral("tasks"), *task}, {QStringLiteral("sessions"), QString()}})) {
+    if (!auth.canAny(u"write", {{QStringLiteral("tasks"), params.taskIdentifier},
+                                {QStringLiteral("sessions"), QString()}})) {
         exchange->respondForbidden();
         return;
     }
-    params.type = *type;
-    params.taskIdentifier = *task;
-    params.externalId = externalId;
-    params.triggerConfig = wirejson::dump(triggerConfig);
-    params.tags = tags.value_or(QStringList());
 
     auto created = m_ctx.sessions.createSession(params);
     if (!created) {
@@ -495,6 +501,30 @@ void SessionsRoutes::retrieve(const HttpExchange::Ptr &exchange, const AuthConte
         exchange->respondJson(200, sessionJson(*session, true));
 }
 
+SessionsRoutes::UpdateBody SessionsRoutes::readUpdateBody(BodyValidator &v, const Json &root)
+{
+    UpdateBody out;
+    out.patch.tags = v.stringArray(root, "tags", QStringLiteral("tags"), 10, 128);
+    if (v.has(root, "metadata")) {
+        if (v.object(root, "metadata", QStringLiteral("metadata"), false, true))
+            out.patch.metadata = std::optional<QByteArray>(wirejson::dump(root["metadata"]));
+        else if (root["metadata"].is_null())
+            out.patch.metadata = std::optional<QByteArray>();
+    }
+    // undefined: leave it; null: clear it; a string: set it (trimmed).
+    if (v.has(root, "externalId")) {
+        if (root["externalId"].is_null()) {
+            out.externalId = std::optional<QString>();
+        } else if (auto s = v.string(root, "externalId", QStringLiteral("externalId"), false, 1,
+                                     256, true)) {
+            if (s->startsWith(QLatin1String("session_")))
+                v.fail(QStringLiteral("externalId"), kReservedPrefix);
+            out.externalId = std::optional<QString>(*s);
+        }
+    }
+    return out;
+}
+
 void SessionsRoutes::update(const HttpExchange::Ptr &exchange, const AuthContext &auth,
                             const QString &key)
 {
@@ -502,27 +532,7 @@ void SessionsRoutes::update(const HttpExchange::Ptr &exchange, const AuthContext
     if (!body)
         return;
     BodyValidator v(*body);
-    const Json &root = *body;
-    SessionPatch patch;
-    patch.tags = v.stringArray(root, "tags", QStringLiteral("tags"), 10, 128);
-    if (v.has(root, "metadata")) {
-        if (v.object(root, "metadata", QStringLiteral("metadata"), false, true))
-            patch.metadata = std::optional<QByteArray>(wirejson::dump(root["metadata"]));
-        else if (root["metadata"].is_null())
-            patch.metadata = std::optional<QByteArray>();
-    }
-    // undefined: leave it; null: clear it; a string: set it (trimmed).
-    std::optional<std::optional<QString>> externalId;
-    if (v.has(root, "externalId")) {
-        if (root["externalId"].is_null()) {
-            externalId = std::optional<QString>();
-        } else if (auto s = v.string(root, "externalId", QStringLiteral("externalId"), false, 1,
-                                     256, true)) {
-            if (s->startsWith(QLatin1String("session_")))
-                v.fail(QStringLiteral("externalId"), kReservedPrefix);
-            externalId = std::optional<QString>(*s);
-        }
-    }
+    const auto [patch, externalId] = readUpdateBody(v, *body);
     const auto session = validatedForAdmin(exchange, auth, key, v);
     if (!session)
         return;
@@ -542,6 +552,11 @@ void SessionsRoutes::update(const HttpExchange::Ptr &exchange, const AuthContext
     exchange->respondJson(200, sessionJson(*updated, true));
 }
 
+std::optional<QString> SessionsRoutes::readCloseBody(BodyValidator &v, const Json &root)
+{
+    return v.string(root, "reason", QStringLiteral("reason"), false, 0, 256);
+}
+
 void SessionsRoutes::close(const HttpExchange::Ptr &exchange, const AuthContext &auth,
                            const QString &key)
 {
@@ -555,7 +570,7 @@ void SessionsRoutes::close(const HttpExchange::Ptr &exchange, const AuthContext 
         root = *body;
     }
     BodyValidator v(root);
-    const auto reason = v.string(root, "reason", QStringLiteral("reason"), false, 0, 256);
+    const auto reason = readCloseBody(v, root);
     const auto session = validatedForAdmin(exchange, auth, key, v);
     if (!session)
         return;

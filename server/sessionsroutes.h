@@ -2,6 +2,7 @@
 
 #include "server/httprouter.h"
 #include "server/routecontext.h"
+#include "server/sessionservice.h"
 #include "server/sessionstore.h"
 
 namespace sessionscope {
@@ -21,6 +22,19 @@ public:
     static Json sessionJson(const SessionRow &session, bool withTriggerConfig = true);
     // parse-duration's grammar ("7d", "1h30m", "90s"); nullopt when unparsable.
     static std::optional<qint64> parseDurationMs(QStringView text);
+
+    // The request bodies of create, PATCH and close, read field by field: the
+    // validator collects every problem (the 400's wording) and a field it
+    // refused is left unset. Only meaningful when v.ok() afterwards.
+    struct UpdateBody
+    {
+        SessionPatch patch;
+        // unset: leave it; nullopt inside: clear it.
+        std::optional<std::optional<QString>> externalId;
+    };
+    static CreateSessionParams readCreateBody(BodyValidator &v, const Json &root);
+    static UpdateBody readUpdateBody(BodyValidator &v, const Json &root);
+    static std::optional<QString> readCloseBody(BodyValidator &v, const Json &root);
 
 private:
     void create(const HttpExchange::Ptr &exchange, const AuthContext &auth);

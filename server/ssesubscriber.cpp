@@ -67,7 +67,7 @@ void SseSubscriber::start(const QList<HttpExchange::Header> &headers)
         sendPing();
 }
 
-void SseSubscriber::writeEvent(const QByteArray &event)
+void SseSubscriber::writeEvent(std::initializer_list<QByteArrayView> event)
 {
     m_exchange->writeChunk(event);
     m_sinceWrite.restart();
@@ -101,7 +101,7 @@ void SseSubscriber::pump()
                 m_buffer.append(records ? "records could not be read"
                                         : records.error().message.toUtf8());
                 m_buffer.append("\n\n");
-                writeEvent(m_buffer);
+                writeEvent({m_buffer});
                 close();
                 break;
             }
@@ -112,6 +112,8 @@ void SseSubscriber::pump()
             data = DurableStream::batchJsonFor(*records, m_stream->tail());
         }
         m_bytesSent += data.size();
+        // Only the id line is this subscriber's own; `data` is shared with
+        // every subscriber at the same cursor and is not copied.
         m_buffer.resize(0);
         m_buffer.append("id: ");
         m_buffer.append(QByteArray::number(m_cursor));
@@ -120,9 +122,7 @@ void SseSubscriber::pump()
         m_buffer.append(',');
         m_buffer.append(QByteArray::number(m_bytesSent));
         m_buffer.append("\nevent: batch\ndata: ");
-        m_buffer.append(data);
-        m_buffer.append("\n\n");
-        writeEvent(m_buffer);
+        writeEvent({m_buffer, data, "\n\n"});
         m_cursor = end;
     }
     m_pumping = false;
@@ -137,7 +137,7 @@ void SseSubscriber::sendPing()
     event.append(",\"tail\":");
     event.append(DurableStream::tailJson(m_stream->tail()));
     event.append("}\n\n");
-    writeEvent(event);
+    writeEvent({event});
 }
 
 void SseSubscriber::onPingTimer()

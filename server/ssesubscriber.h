@@ -52,7 +52,8 @@ private:
     void pump();
     void sendPing();
     void onPingTimer();
-    void writeEvent(const QByteArray &event);
+    // One SSE event, written as one chunk from its pieces.
+    void writeEvent(std::initializer_list<QByteArrayView> event);
     void finish();
 
     HttpExchange::Ptr m_exchange;

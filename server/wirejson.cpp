@@ -225,13 +225,13 @@ QByteArray isoDate(qint64 msSinceEpoch)
 
 std::optional<qint64> parseDate(const Json &value)
 {
-    if (value.is_number_integer())
-        return value.get<qint64>();
-    if (value.is_number_float()) {
+    if (value.is_number()) {
+        // A JavaScript Date holds at most 8.64e15 ms either side of the
+        // epoch; beyond that (or NaN) `new Date(n)` is an Invalid Date.
         const double d = value.get<double>();
-        if (!std::isfinite(d))
+        if (!(std::abs(d) <= 8.64e15))
             return std::nullopt;
-        return qint64(d);
+        return value.is_number_float() ? qint64(d) : value.get<qint64>();
     }
     if (!value.is_string())
         return std::nullopt;

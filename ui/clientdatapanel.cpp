@@ -123,7 +123,12 @@ ClientDataPanel::ClientDataPanel(QWidget *parent) : QWidget(parent)
     m_provenanceView = new QTableView(m_provenanceBox);
     m_provenanceView->setObjectName(QStringLiteral("provenance"));
     m_provenanceView->verticalHeader()->hide();
-    m_provenanceView->horizontalHeader()->setStretchLastSection(true);
+    // The panel is narrow: key lists and verdicts wrap, each row as tall as
+    // its text, so the verdict is read whole rather than elided.
+    m_provenanceView->setWordWrap(true);
+    m_provenanceView->setTextElideMode(Qt::ElideNone);
+    m_provenanceView->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_provenanceView->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_provenanceView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_provenanceView->setMinimumHeight(110);
     playout->addWidget(m_provenanceView);
@@ -199,7 +204,11 @@ void ClientDataPanel::onTextChanged()
     }
     const bool forging = !m_edgeNamespace.isEmpty() && value->toObject().contains(m_edgeNamespace);
     if (forging) {
-        m_validation->setText(tr("⚠ %1 is owned by the edge proxy: it deletes the value sent here and writes its own")
+        // Whether this profile's .in really passes an edge cannot be told from
+        // its URLs (a proxy may front every endpoint); the per-turn table shows
+        // what the agent got.
+        m_validation->setText(tr("⚠ %1 is owned by the edge proxy: through it, this value is deleted and the "
+                                 "edge writes its own; sent around it, the agent gets it as typed")
                                   .arg(m_edgeNamespace));
         m_validation->setStyleSheet(QStringLiteral("color:#ef6c00"));
     } else {
@@ -271,11 +280,8 @@ void ClientDataPanel::setProvenanceModel(QAbstractItemModel *model)
 {
     m_provenanceView->setModel(model);
     if (model) {
-        // Key lists are short; fit them as turns arrive rather than eliding.
-        const auto fit = [this] { m_provenanceView->resizeColumnsToContents(); };
-        connect(model, &QAbstractItemModel::rowsInserted, m_provenanceView, fit);
-        connect(model, &QAbstractItemModel::dataChanged, m_provenanceView, fit);
-        fit();
+        // The .in seq stays narrow; the other columns share the width.
+        m_provenanceView->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
     }
     m_provenanceBox->setVisible(model != nullptr);
 }

@@ -1,5 +1,6 @@
 #include "ui/sessionexporter.h"
 
+#include "net/saturate.h"
 #include "models/jsontext.h"
 #include "models/streamrecordmodel.h"
 
@@ -54,8 +55,8 @@ Result<ChannelRecord> SessionExporter::parseLine(QByteArrayView line, int lineNu
     if (!o.value(QStringLiteral("seq_num")).isDouble())
         return Error::make(QObject::tr("line %1: seq_num must be a number").arg(lineNumber));
     StreamRecord r;
-    r.seqNum = qint64(o.value(QStringLiteral("seq_num")).toDouble());
-    r.timestamp = qint64(o.value(QStringLiteral("timestamp")).toDouble());
+    r.seqNum = saturatedInt64(o.value(QStringLiteral("seq_num")).toDouble());
+    r.timestamp = saturatedInt64(o.value(QStringLiteral("timestamp")).toDouble());
     for (const QJsonValue &h : o.value(QStringLiteral("headers")).toArray()) {
         const QJsonArray pair = h.toArray();
         if (pair.size() != 2)

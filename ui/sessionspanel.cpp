@@ -89,10 +89,17 @@ SessionsPanel::SessionsPanel(QWidget *parent)
     m_autoRefresh = new QCheckBox(tr("Auto-refresh"), this);
     m_autoRefresh->setChecked(true);
     newButton->setObjectName(QStringLiteral("newSessionButton"));
-    for (QWidget *w : std::initializer_list<QWidget *>{newButton, open, close, edit, refreshButton, m_more, m_autoRefresh})
+    // Two rows: one row of seven set the dock's minimum width (650 px) and
+    // squeezed the session view on a 1600 px screen.
+    for (QWidget *w : std::initializer_list<QWidget *>{newButton, open, close, edit})
         buttons->addWidget(w);
     buttons->addStretch(1);
     layout->addLayout(buttons);
+    auto *listButtons = new QHBoxLayout;
+    for (QWidget *w : std::initializer_list<QWidget *>{refreshButton, m_more, m_autoRefresh})
+        listButtons->addWidget(w);
+    listButtons->addStretch(1);
+    layout->addLayout(listButtons);
     m_statusLabel = new QLabel(this);
     m_statusLabel->setWordWrap(true);
     layout->addWidget(m_statusLabel);

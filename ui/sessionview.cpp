@@ -26,6 +26,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QToolButton>
@@ -114,9 +116,20 @@ void SessionView::buildUi(bool offline)
     auto *side = new QTabWidget(split);
     m_composer = new ComposerPanel(side);
     m_clientData = new ClientDataPanel(side);
+    // The clientData panel (editor, versions, per-turn table) is taller than
+    // a laptop screen: it scrolls vertically instead of setting the window's
+    // minimum height, and is never squeezed narrower than its contents.
+    auto *clientDataScroll = new QScrollArea(side);
+    clientDataScroll->setObjectName(QStringLiteral("clientDataScroll"));
+    clientDataScroll->setWidgetResizable(true);
+    clientDataScroll->setFrameShape(QFrame::NoFrame);
+    clientDataScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    clientDataScroll->setWidget(m_clientData);
+    clientDataScroll->setMinimumWidth(m_clientData->minimumSizeHint().width() +
+                                      clientDataScroll->verticalScrollBar()->sizeHint().width());
     auto *sideSplit = new QSplitter(Qt::Vertical, side);
     sideSplit->addWidget(m_composer);
-    sideSplit->addWidget(m_clientData);
+    sideSplit->addWidget(clientDataScroll);
     sideSplit->setStretchFactor(0, 1);
     sideSplit->setStretchFactor(1, 1);
     side->addTab(sideSplit, tr("Composer · clientData"));

@@ -4,6 +4,7 @@
 #include "app/server/edgeproxymode.h"
 #include "server/agent/agentruntime.h"
 #include "server/agent/deploymentregistry.h"
+#include "server/chaosspec.h"
 #include "server/ratelimiter.h"
 #include "server/sessionserver.h"
 
@@ -11,6 +12,7 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QRandomGenerator>
 #include <QSocketNotifier>
 #include <QStandardPaths>
 #include <QTimer>
@@ -36,6 +38,23 @@ void fail(const QString &message, int code)
 {
     std::fprintf(stderr, "sessionscope-server: %s\n", qPrintable(message));
     std::exit(code);
+}
+
+// Loud, so nobody takes a chaos server's failures for real ones.
+void printChaosWarning(const ChaosSpec &spec)
+{
+    const char *lines[] = {
+        "################################################################",
+        "#  CHAOS MODE: this server injects faults ON PURPOSE.",
+        "#  SSE connections drop, appends fail with 503, requests stall.",
+        "#  For resilience tests only; never point real work at it.",
+        "#  Every response carries X-Sessionscope-Chaos; GET /api/v1/chaos",
+        "#  (secret key) counts the faults injected so far.",
+    };
+    for (const char *line : lines)
+        std::fprintf(stderr, "sessionscope-server: %s\n", line);
+    std::fprintf(stderr, "sessionscope-server: #  spec: %s\n", qPrintable(spec.toString()));
+    std::fprintf(stderr, "sessionscope-server: %s\n", lines[0]);
 }
 
 QString defaultDataDir()
@@ -105,8 +124,17 @@ int main(int argc, char **argv)
                                    QStringLiteral("Wait after the backlog of a settled stream."),
                                    QStringLiteral("ms"), QStringLiteral("0"));
     settleDrain.setFlags(QCommandLineOption::HiddenFromHelp);
-    parser.addOptions(
-        {host, port, dataDir, secretKey, rateLimit, runVersion, noAgent, agentRate, pingInterval, settleDrain});
+    QCommandLineOption chaos(
+        QStringLiteral("chaos"),
+        QStringLiteral("Inject faults on purpose, for resilience tests (default off). SPEC is a comma list of "
+                       "sse-drop=P (cut an SSE connection at an event, sometimes mid-event), append-5xx=P (503 on "
+                       "an append, half before and half after storing it), latency=A-Bms (hold each request "
+                       "A..B ms), slow-read=P (trickle an SSE response in 1..64 byte fragments), seed=N (replay "
+                       "a run). P is a probability 0..1. Every response then carries X-Sessionscope-Chaos; GET "
+                       "/api/v1/chaos counts the faults."),
+        QStringLiteral("spec"));
+    parser.addOptions({host, port, dataDir, secretKey, rateLimit, runVersion, noAgent, agentRate, pingInterval,
+                       settleDrain, chaos});
     const EdgeProxyOptions edgeOptions;
     edgeOptions.addTo(parser);
     parser.process(app);
@@ -143,6 +171,17 @@ int main(int argc, char **argv)
         config.rateLimitPerSecond = spec->ratePerSecond;
         config.rateLimitBurst = spec->burst;
     }
+    if (parser.isSet(chaos)) {
+        auto spec = ChaosSpec::parse(parser.value(chaos));
+        if (!spec)
+            fail(QStringLiteral("--chaos: ") + spec.error().message, 2);
+        if (!spec->isActive())
+            fail(QStringLiteral("--chaos: \"%1\" turns no fault on").arg(parser.value(chaos)), 2);
+        // Chosen here so the warning shows the seed that replays this run.
+        if (!spec->seed)
+            spec->seed = QRandomGenerator::system()->generate64();
+        config.chaos = *spec;
+    }
     if (parser.isSet(secretKey))
         config.secretKey = parser.value(secretKey);
     else if (const QByteArray env = qgetenv("SESSIONSCOPE_SECRET_KEY"); !env.isEmpty())
@@ -169,6 +208,8 @@ int main(int argc, char **argv)
     auto edge = edgeOptions.read(parser, config.host, config.port);
     if (!edge)
         fail(edge.error().message, 2);
+    if (*edge && config.chaos.isActive())
+        fail(QStringLiteral("--chaos applies to the session server, not to --edge-proxy"), 2);
     if (*edge)
         return runEdgeProxy(app, std::move(**edge), g_signalFds[1], parser.isSet(secretKey));
 
@@ -181,6 +222,8 @@ int main(int argc, char **argv)
                      qPrintable(server.secretKeyPath()));
     }
     std::fprintf(stderr, "sessionscope-server: data in %s\n", qPrintable(config.dataDir));
+    if (config.chaos.isActive())
+        printChaosWarning(config.chaos);
     if (AgentRuntime *agent = server.agentRuntime()) {
         for (const QString &task : agent->registry().tasks()) {
             if (const auto latest = agent->registry().latest(task)) {

@@ -1,5 +1,6 @@
 #include "server/agent/transcriptstore.h"
 
+#include "net/saturate.h"
 #include "server/database.h"
 
 #include <QDateTime>
@@ -57,14 +58,14 @@ Result<AgentTranscript> AgentTranscript::fromJson(const QJsonObject &o)
         return conversation.error();
     t.conversation = std::move(conversation.value());
     t.answeredTurns = o.value(QLatin1String("answeredTurns")).toInt();
-    t.inCommitted = qint64(o.value(QLatin1String("inCommitted")).toDouble(-1));
+    t.inCommitted = saturatedInt64(o.value(QLatin1String("inCommitted")).toDouble(-1));
     for (const QJsonValue &v : o.value(QLatin1String("consumedAhead")).toArray())
-        t.consumedAhead.append(qint64(v.toDouble()));
-    t.lastTurnCompleteSeq = qint64(o.value(QLatin1String("lastTurnCompleteSeq")).toDouble(-1));
+        t.consumedAhead.append(saturatedInt64(v.toDouble()));
+    t.lastTurnCompleteSeq = saturatedInt64(o.value(QLatin1String("lastTurnCompleteSeq")).toDouble(-1));
     t.bootAnswered = o.value(QLatin1String("bootAnswered")).toBool();
     const QJsonObject inFlight = o.value(QLatin1String("inFlight")).toObject();
     if (!inFlight.isEmpty()) {
-        const qint64 seq = qint64(inFlight.value(QLatin1String("seq")).toDouble(-1));
+        const qint64 seq = saturatedInt64(inFlight.value(QLatin1String("seq")).toDouble(-1));
         if (seq >= 0)
             t.inFlightSeq = seq;
         t.inFlightRunId = inFlight.value(QLatin1String("runId")).toString();

@@ -43,6 +43,15 @@ struct Feeder
     }
 };
 
+json userInput(const char *id, const char *text)
+{
+    return {{"kind", "message"},
+            {"payload",
+             {{"chatId", "chat-1"},
+              {"trigger", "submit-message"},
+              {"message", {{"id", id}, {"role", "user"}, {"parts", {{{"type", "text"}, {"text", text}}}}}}}}};
+}
+
 QVariant role(const QModelIndex &index, int r)
 {
     return index.data(r);
@@ -238,6 +247,77 @@ private Q_SLOTS:
         feed.apply(dataRecord(1, {{"type", "no-such-chunk"}}));
         QCOMPARE(errors.size(), 2);
         QCOMPARE(errors[1][0].value<QList<Error>>().first().seq, 1);
+    }
+
+    void lateInputIsInsertedAboveItsAnswer()
+    {
+        // `.in` lags behind `.out`: both user messages come after both answers.
+        ConversationModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        Feeder feed{{}, &model};
+        feed.applyAll(fixtureRecords());
+        QCOMPARE(model.rowCount(), 4);
+        const QPersistentModelIndex secondAnswer = model.index(2, 0);
+        const QPersistentModelIndex secondText = model.index(model.rowCount(secondAnswer) - 1, 0, secondAnswer);
+        QCOMPARE(role(secondText, ConversationModel::PartTypeRole).toString(), QStringLiteral("text"));
+
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        feed.reducer.apply(inRecord(0, userInput("u1", "Hi")), Channel::In);
+        feed.reducer.apply(inRecord(1, userInput("u2", "Again")), Channel::In);
+        model.applyUpdate(ConversationUpdate::collect(feed.reducer));
+
+        // One insertion per contiguous run, at the rows the messages belong to.
+        QCOMPARE(inserted.size(), 2);
+        QCOMPARE(inserted[0][1].toInt(), 0);
+        QCOMPARE(inserted[0][2].toInt(), 0);
+        QCOMPARE(inserted[1][1].toInt(), 3);
+        QCOMPARE(inserted[1][2].toInt(), 3);
+        QStringList rows;
+        for (int row = 0; row < model.rowCount(); ++row)
+            rows.append(model.index(row, 0).data().toString());
+        QCOMPARE(rows, (QStringList{"user: Hi", "assistant: Hello, world", "Turn complete (in seq 0)", "user: Again",
+                                    "assistant: Hello, world", "Turn complete (in seq 1)"}));
+        const QList<int> turns{0, 0, 0, 1, 1, 1};
+        const QList<int> messageIndexes{0, 1, 1, 2, 3, 3};
+        for (int row = 0; row < model.rowCount(); ++row) {
+            QCOMPARE(role(model.index(row, 0), ConversationModel::TurnRole).toInt(), turns[row]);
+            QCOMPARE(role(model.index(row, 0), ConversationModel::MessageIndexRole).toInt(), messageIndexes[row]);
+        }
+        for (int message = 0; message < 4; ++message)
+            QCOMPARE(model.rowForMessage(message), message < 2 ? message : message + 1);
+        QCOMPARE(model.messages()[2].text(), QStringLiteral("Again"));
+        // Indexes kept by views follow their rows, parts included.
+        QCOMPARE(secondAnswer.row(), 4);
+        QCOMPARE(secondText.parent(), QModelIndex(secondAnswer));
+        QCOMPARE(role(secondText, ConversationModel::TextRole).toString(), QStringLiteral("Hello, world"));
+        QCOMPARE(role(secondText, ConversationModel::MessageIndexRole).toInt(), 3);
+    }
+
+    void lateInputWhileTheAnswerStreams()
+    {
+        ConversationModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        Feeder feed{{}, &model};
+        const QList<StreamRecord> records = fixtureRecords();
+        for (int i = 0; i <= 4; ++i)
+            feed.apply(records[i]);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        feed.apply(inRecord(0, userInput("u1", "Hi")), Channel::In);
+        QCOMPARE(inserted.size(), 1);
+        QCOMPARE(inserted[0][1].toInt(), 0);
+        QCOMPARE(model.index(0, 0).data().toString(), QStringLiteral("user: Hi"));
+        // The answer streams on in its new row.
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        feed.apply(records[5]);
+        QVERIFY(!changed.isEmpty());
+        QCOMPARE(changed.last()[0].toModelIndex(), model.index(1, 0));
+        for (int i = 6; i < records.size(); ++i)
+            feed.apply(records[i]);
+        QCOMPARE(model.rowCount(), 5);
+        QCOMPARE(model.index(1, 0).data().toString(), QStringLiteral("assistant: Hello, world"));
+        QCOMPARE(role(model.index(2, 0), ConversationModel::EntryKindNameRole).toString(),
+                 QStringLiteral("turn-complete"));
+        QCOMPARE(role(model.index(3, 0), ConversationModel::TurnRole).toInt(), 1);
     }
 
     void updatesThatDoNotFitAreRefused()

@@ -83,6 +83,58 @@ json userMessageInput(const char *id, const char *text, const json &metadata = j
               {"message", {{"id", id}, {"role", "user"}, {"parts", {{{"type", "text"}, {"text", text}}}}}}}}};
 }
 
+// One answered turn on `.out` from `seq` on: start, a text part, finish,
+// then (when inSeq is given) its turn-complete and trim.
+QList<StreamRecord> answerTurn(qint64 seq, const char *messageId, const char *text, const QByteArray &inSeq = {})
+{
+    QList<StreamRecord> out{
+        dataRecord(seq, {{"type", "start"}, {"messageId", messageId}}),
+        dataRecord(seq + 1, {{"type", "text-start"}, {"id", "t"}}),
+        dataRecord(seq + 2, {{"type", "text-delta"}, {"id", "t"}, {"delta", text}}),
+        dataRecord(seq + 3, {{"type", "text-end"}, {"id", "t"}}),
+        dataRecord(seq + 4, {{"type", "finish"}, {"finishReason", "stop"}}),
+    };
+    if (!inSeq.isEmpty()) {
+        out.append(controlRecord(seq + 5, "turn-complete", inSeq));
+        out.append(commandRecord(seq + 6));
+    }
+    return out;
+}
+
+StreamRecord userInput(qint64 seq, const char *id, const char *text, qint64 timestamp)
+{
+    StreamRecord r = inRecord(seq, userMessageInput(id, text));
+    r.timestamp = timestamp;
+    return r;
+}
+
+QStringList story(const ConversationReducer &reducer)
+{
+    QStringList out;
+    for (const UIMessage &m : reducer.messages())
+        out.append(roleName(m.role) + u':' + m.text());
+    return out;
+}
+
+// The timeline as "kind:message" with the text of the message it names.
+QStringList timelineStory(const ConversationReducer &reducer)
+{
+    QStringList out;
+    for (const TimelineEntry &e : reducer.timeline()) {
+        const QString text = e.messageIndex >= 0 ? reducer.messages().at(e.messageIndex).text() : QString();
+        out.append(QStringLiteral("%1:%2").arg(int(e.kind)).arg(text));
+    }
+    return out;
+}
+
+constexpr int MessageKind = int(TimelineEntry::Kind::Message);
+constexpr int TurnCompleteKind = int(TimelineEntry::Kind::TurnComplete);
+
+QString entry(int kind, const char *text)
+{
+    return QStringLiteral("%1:%2").arg(kind).arg(QLatin1String(text));
+}
+
 } // namespace
 
 class TestConversationReducer : public QObject
@@ -104,6 +156,11 @@ private Q_SLOTS:
     void duplicatesAreSkipped();
     void undecodableBodies();
     void memoryDoesNotGrowPerDelta();
+    void lateInputAfterTheWholeTurn();
+    void lateInputWhileTheTurnStreams();
+    void inputOnTimeStaysInArrivalOrder();
+    void twoTurnsWithLateInput();
+    void replayAfterLateInputChangesNothing();
 };
 
 void TestConversationReducer::twoTurnsFixture()
@@ -168,33 +225,33 @@ void TestConversationReducer::twoTurnsIncrementalChanges()
         switch (r.seqNum) {
         case 0:
         case 11: // a start opens a message and its timeline entry
-            QCOMPARE(changes.firstAppendedMessage, r.seqNum == 0 ? 0 : 1);
-            QCOMPARE(changes.firstAppendedTimeline, r.seqNum == 0 ? 0 : 2);
+            QCOMPARE(changes.insertedMessages, QList<int>{r.seqNum == 0 ? 0 : 1});
+            QCOMPARE(changes.insertedTimeline, QList<int>{r.seqNum == 0 ? 0 : 2});
             QVERIFY(changes.updatedMessages.isEmpty());
             break;
         case 9:
         case 20: // turn-complete: a timeline entry; the message already stopped at `finish`
-            QCOMPARE(changes.firstAppendedMessage, -1);
+            QVERIFY(changes.insertedMessages.isEmpty());
             QVERIFY(changes.updatedMessages.isEmpty());
-            QCOMPARE(changes.firstAppendedTimeline, r.seqNum == 9 ? 1 : 3);
+            QCOMPARE(changes.insertedTimeline, QList<int>{r.seqNum == 9 ? 1 : 3});
             break;
         case 10:
         case 21: // trim: nothing to show
             QVERIFY(changes.isEmpty());
             break;
         default:
-            QCOMPARE(changes.firstAppendedMessage, -1);
+            QVERIFY(changes.insertedMessages.isEmpty());
             QCOMPARE(changes.updatedMessages, QList<int>{r.seqNum < 9 ? 0 : 1});
-            QCOMPARE(changes.firstAppendedTimeline, -1);
+            QVERIFY(changes.insertedTimeline.isEmpty());
         }
     }
     // One batch: everything is an append, nothing an update.
     ConversationReducer batch;
     batch.applyBatch(records, Channel::Out);
     const ConversationChanges all = batch.takeChanges();
-    QCOMPARE(all.firstAppendedMessage, 0);
+    QCOMPARE(all.insertedMessages, (QList<int>{0, 1}));
     QVERIFY(all.updatedMessages.isEmpty());
-    QCOMPARE(all.firstAppendedTimeline, 0);
+    QCOMPARE(all.insertedTimeline, (QList<int>{0, 1, 2, 3}));
     QVERIFY(batch.takeChanges().isEmpty());
 }
 
@@ -360,7 +417,7 @@ void TestConversationReducer::continuationOfAnApprovedMessage()
     QCOMPARE(m.text(), QStringLiteral("Done."));
     QCOMPARE(m.finishReason, QStringLiteral("stop"));
     const ConversationChanges changes = reducer.takeChanges();
-    QCOMPARE(changes.firstAppendedMessage, -1);
+    QVERIFY(changes.insertedMessages.isEmpty());
     QCOMPARE(changes.updatedMessages, QList<int>{0});
 }
 
@@ -584,6 +641,152 @@ void TestConversationReducer::memoryDoesNotGrowPerDelta()
     const ConversationChanges changes = reducer.takeChanges();
     QCOMPARE(changes.updatedMessages, QList<int>{0});
     QVERIFY(reducer.takeErrors().isEmpty());
+}
+
+
+void TestConversationReducer::lateInputAfterTheWholeTurn()
+{
+    // `.in` lags behind `.out` (an edge proxy): the whole answer, its
+    // turn-complete and trim arrive before the user message they answer.
+    ConversationReducer reducer;
+    reducer.applyBatch(answerTurn(0, "a1", "Hello", "0"), Channel::Out);
+    QCOMPARE(reducer.takeChanges().insertedMessages, QList<int>{0});
+    reducer.apply(userInput(0, "u1", "Hi", 4000), Channel::In);
+    QCOMPARE(errorMessages(reducer), QStringList());
+    QCOMPARE(story(reducer), (QStringList{"user:Hi", "assistant:Hello"}));
+    QCOMPARE(timelineStory(reducer),
+             (QStringList{entry(MessageKind, "Hi"), entry(MessageKind, "Hello"), entry(TurnCompleteKind, "Hello")}));
+    const ConversationChanges changes = reducer.takeChanges();
+    QCOMPARE(changes.insertedMessages, QList<int>{0});
+    QCOMPARE(changes.insertedTimeline, QList<int>{0});
+    QVERIFY(changes.updatedMessages.isEmpty());
+    // Lookups by id follow the move: a continuation of a1 updates it where it now is.
+    reducer.apply(dataRecord(7, {{"type", "start"}, {"messageId", "a1"}}), Channel::Out);
+    QCOMPARE(reducer.messages().size(), 2);
+    QCOMPARE(reducer.takeChanges().updatedMessages, QList<int>{1});
+
+    // An upgrade: the user message that caused it goes above the marker too.
+    ConversationReducer upgrade;
+    upgrade.apply(controlRecord(0, "upgrade-required"), Channel::Out);
+    upgrade.applyBatch(answerTurn(1, "a1", "On v2", "0"), Channel::Out);
+    upgrade.apply(userInput(0, "u1", "Hi", 4000), Channel::In);
+    QCOMPARE(upgrade.timeline().first().kind, TimelineEntry::Kind::Message);
+    QCOMPARE(upgrade.timeline()[1].kind, TimelineEntry::Kind::UpgradeRequired);
+    QCOMPARE(story(upgrade), (QStringList{"user:Hi", "assistant:On v2"}));
+}
+
+void TestConversationReducer::lateInputWhileTheTurnStreams()
+{
+    ConversationReducer reducer;
+    const QList<StreamRecord> turn = answerTurn(0, "a1", "Hello", "0");
+    reducer.applyBatch(turn.mid(0, 3), Channel::Out); // start, text-start, a delta
+    reducer.takeChanges();
+    // Written before the answer started (server time), arriving after it: it started the turn.
+    reducer.apply(userInput(0, "u1", "Hi", turn[0].timestamp - 10), Channel::In);
+    QCOMPARE(story(reducer), (QStringList{"user:Hi", "assistant:Hello"}));
+    ConversationChanges changes = reducer.takeChanges();
+    QCOMPARE(changes.insertedMessages, QList<int>{0});
+    QCOMPARE(changes.insertedTimeline, QList<int>{0});
+    // The open message keeps streaming where it now is.
+    reducer.apply(dataRecord(3, {{"type", "text-delta"}, {"id", "t"}, {"delta", ", you"}}), Channel::Out);
+    changes = reducer.takeChanges();
+    QVERIFY(changes.insertedMessages.isEmpty());
+    QCOMPARE(changes.updatedMessages, QList<int>{1});
+    reducer.applyBatch(turn.mid(3), Channel::Out);
+    QCOMPARE(errorMessages(reducer), QStringList());
+    QCOMPARE(story(reducer), (QStringList{"user:Hi", "assistant:Hello, you"}));
+    QCOMPARE(reducer.timeline().last().kind, TimelineEntry::Kind::TurnComplete);
+    QCOMPARE(reducer.timeline().last().messageIndex, 1);
+
+    // A turn that consumed no `.in` (a boot message) still streaming when the
+    // user writes: written after the answer started, so it stays below.
+    ConversationReducer boot;
+    const QList<StreamRecord> bootTurn = answerTurn(0, "a0", "Booted");
+    boot.applyBatch(bootTurn.mid(0, 3), Channel::Out);
+    boot.apply(userInput(0, "u1", "Hi", bootTurn[2].timestamp + 10), Channel::In);
+    QCOMPARE(story(boot), (QStringList{"assistant:Booted", "user:Hi"}));
+
+    // A second input while the turn of the first streams waits for its own turn.
+    ConversationReducer queued;
+    queued.apply(userInput(0, "u1", "Hi", 4000), Channel::In);
+    queued.applyBatch(turn.mid(0, 3), Channel::Out);
+    queued.apply(userInput(1, "u2", "And?", 4000), Channel::In);
+    QCOMPARE(story(queued), (QStringList{"user:Hi", "assistant:Hello", "user:And?"}));
+}
+
+void TestConversationReducer::inputOnTimeStaysInArrivalOrder()
+{
+    ConversationReducer reducer;
+    reducer.apply(userInput(0, "u1", "Hi", 4000), Channel::In);
+    reducer.applyBatch(answerTurn(0, "a1", "Hello", "0"), Channel::Out);
+    reducer.apply(userInput(1, "u2", "Again", 6000), Channel::In);
+    reducer.applyBatch(answerTurn(7, "a2", "Hello again", "1"), Channel::Out);
+    QCOMPARE(story(reducer), (QStringList{"user:Hi", "assistant:Hello", "user:Again", "assistant:Hello again"}));
+    QCOMPARE(timelineStory(reducer),
+             (QStringList{entry(MessageKind, "Hi"), entry(MessageKind, "Hello"), entry(TurnCompleteKind, "Hello"),
+                          entry(MessageKind, "Again"), entry(MessageKind, "Hello again"),
+                          entry(TurnCompleteKind, "Hello again")}));
+    // Everything new was appended.
+    const ConversationChanges changes = reducer.takeChanges();
+    QCOMPARE(changes.insertedMessages, (QList<int>{0, 1, 2, 3}));
+    QCOMPARE(changes.insertedTimeline, (QList<int>{0, 1, 2, 3, 4, 5}));
+}
+
+void TestConversationReducer::twoTurnsWithLateInput()
+{
+    QList<StreamRecord> out = answerTurn(0, "a1", "Hello", "0") + answerTurn(7, "a2", "Hello again", "1");
+    const QList<StreamRecord> in{userInput(0, "u1", "Hi", 4000), userInput(1, "u2", "Again", 5006)};
+    const QStringList expected{"user:Hi", "assistant:Hello", "user:Again", "assistant:Hello again"};
+    const QStringList expectedTimeline{entry(MessageKind, "Hi"), entry(MessageKind, "Hello"),
+                                       entry(TurnCompleteKind, "Hello"), entry(MessageKind, "Again"),
+                                       entry(MessageKind, "Hello again"), entry(TurnCompleteKind, "Hello again")};
+
+    // Both `.in` records after both turns, in one batch.
+    ConversationReducer batch;
+    batch.applyBatch(out, Channel::Out);
+    batch.takeChanges();
+    batch.applyBatch(in, Channel::In);
+    QCOMPARE(story(batch), expected);
+    QCOMPARE(timelineStory(batch), expectedTimeline);
+    ConversationChanges changes = batch.takeChanges();
+    QCOMPARE(changes.insertedMessages, (QList<int>{0, 2}));
+    QCOMPARE(changes.insertedTimeline, (QList<int>{0, 3}));
+
+    // Interleaved: each `.in` late by one turn, the second turn-complete after the second input.
+    ConversationReducer interleaved;
+    interleaved.applyBatch(out.mid(0, 7), Channel::Out);
+    interleaved.applyBatch(out.mid(7, 3), Channel::Out); // turn 2 streams
+    interleaved.apply(in[0], Channel::In);
+    interleaved.takeChanges();
+    interleaved.apply(in[1], Channel::In);
+    changes = interleaved.takeChanges();
+    QCOMPARE(changes.insertedMessages, QList<int>{2});
+    QCOMPARE(changes.insertedTimeline, QList<int>{3});
+    interleaved.applyBatch(out.mid(10), Channel::Out);
+    QCOMPARE(errorMessages(interleaved), QStringList());
+    QCOMPARE(story(interleaved), expected);
+    QCOMPARE(timelineStory(interleaved), expectedTimeline);
+}
+
+void TestConversationReducer::replayAfterLateInputChangesNothing()
+{
+    const QList<StreamRecord> out = answerTurn(0, "a1", "Hello", "0") + answerTurn(7, "a2", "Hello again", "1");
+    const QList<StreamRecord> in{userInput(0, "u1", "Hi", 4000), userInput(1, "u2", "Again", 5006)};
+    ConversationReducer reducer;
+    reducer.applyBatch(out, Channel::Out);
+    reducer.applyBatch(in, Channel::In);
+    const QStringList before = story(reducer);
+    const QStringList timelineBefore = timelineStory(reducer);
+    reducer.takeChanges();
+    // Both subscriptions resume from the start: every record is a duplicate.
+    reducer.applyBatch(in, Channel::In);
+    reducer.applyBatch(out, Channel::Out);
+    reducer.apply(in[0], Channel::In);
+    QCOMPARE(reducer.duplicatesSkipped(), qint64(in.size() + out.size() + 1));
+    QVERIFY(reducer.takeChanges().isEmpty());
+    QCOMPARE(story(reducer), before);
+    QCOMPARE(timelineStory(reducer), timelineBefore);
+    QCOMPARE(errorMessages(reducer), QStringList());
 }
 
 QTEST_GUILESS_MAIN(TestConversationReducer)

@@ -13,6 +13,8 @@
 #include <QTest>
 #include <QTimer>
 
+#include <memory>
+
 using namespace sessionscope;
 
 namespace {
@@ -275,13 +277,9 @@ private Q_SLOTS:
         QVERIFY(session.ok());
         const QString id = session->session.id;
         InAppender appender(m_server.profile(), id);
-        SessionOutSubscription out(m_server.profile(), id);
-        SessionOutSubscription::Options o;
-        o.peekSettled = false;
-        out.setOptions(o);
-        connect(&out, &SessionOutSubscription::recordsReceived, &appender, &InAppender::observeRecords);
+        const auto out = feedTurns(appender, id);
         QSignalSpy completed(&appender, &InAppender::turnCompleted);
-        out.start();
+        out->start();
 
         auto first = awaitResult<InAppendResult>(
             [&](auto done) { appender.sendMessage(QStringLiteral("one"), {}, nullptr, done); });
@@ -310,7 +308,55 @@ private Q_SLOTS:
         QCOMPARE(appender.awaitingTurn(), 0);
     }
 
+    // With `.in` through an edge proxy and `.out` direct, the agent's
+    // turn-complete can arrive before the append's own answer does.
+    void matchesTurnCompleteSeenBeforeItsAppend()
+    {
+        const auto session = newSession(m_server.profile());
+        QVERIFY(session.ok());
+        const QString id = session->session.id;
+        InAppender appender(m_server.profile(), id);
+        const auto out = feedTurns(appender, id);
+        QSignalSpy received(out.get(), &SessionOutSubscription::recordsReceived);
+        QSignalSpy completed(&appender, &InAppender::turnCompleted);
+        out->start();
+
+        // The answer to .in #0, seen before anything was appended.
+        TestStreamWriter writer(m_server.profile());
+        auto tc = writer.appendControl(id, "turn-complete", {{"session-in-event-id", "0"}});
+        QVERIFY(tc.ok());
+        QTRY_VERIFY_WITH_TIMEOUT(!received.isEmpty(), 5000);
+        QCOMPARE(completed.size(), 0);
+
+        auto first = awaitResult<InAppendResult>(
+            [&](auto done) { appender.sendMessage(QStringLiteral("one"), {}, nullptr, done); });
+        QVERIFY(first.ok());
+        QCOMPARE(first->seq, 0);
+        QCOMPARE(completed.size(), 1);
+        QCOMPARE(completed.first().at(0).toString(), first->partId);
+        QCOMPARE(completed.first().at(2).value<StreamRecord>().seqNum, *tc);
+        QCOMPARE(appender.awaitingTurn(), 0);
+
+        // A later send is not answered by that older turn-complete.
+        auto second = awaitResult<InAppendResult>(
+            [&](auto done) { appender.sendMessage(QStringLiteral("two"), {}, nullptr, done); });
+        QVERIFY(second.ok());
+        QCOMPARE(completed.size(), 1);
+        QCOMPARE(appender.awaitingTurn(), 1);
+    }
+
 private:
+    // A `.out` subscription of `session` (not started) that feeds `appender`.
+    std::unique_ptr<SessionOutSubscription> feedTurns(InAppender &appender, const QString &session)
+    {
+        auto out = std::make_unique<SessionOutSubscription>(m_server.profile(), session);
+        SessionOutSubscription::Options o;
+        o.peekSettled = false;
+        out->setOptions(o);
+        connect(out.get(), &SessionOutSubscription::recordsReceived, &appender, &InAppender::observeRecords);
+        return out;
+    }
+
     static nlohmann::json body(const StreamRecord &record)
     {
         const auto b = decodeBody(record);

@@ -165,6 +165,8 @@ private Q_SLOTS:
         QTest::newRow("payload not json") << QByteArray("e30.bm90IGpzb24.x") << "not a JSON object";
         QTest::newRow("scopes not array") << QByteArray("e30.eyJzY29wZXMiOiJhIn0.x") << "scopes";
         QTest::newRow("exp not number") << QByteArray("e30.eyJleHAiOiJzb29uIn0.x") << "exp";
+        // {"exp":1e300}: a number no time holds (fuzz/corpus/jwt/signed-big-exp).
+        QTest::newRow("exp out of range") << QByteArray("e30.eyJleHAiOjFlMzAwfQ.x") << "exp";
     }
 
     void malformedTokensAreRefused()

@@ -184,6 +184,17 @@ void TstAuth::unauthorizedAnswers()
     const QByteArray good =
         TokenService::sign(R"({"alg":"HS256"})", claimsJson(scopes, future), secret);
     QCOMPARE(HttpTestClient(m_server->base(), good).get("/api/v1/sessions/chat-401").status, 200);
+    // The signature's last character has two spare bits: a token spelled
+    // differently is a different token, even when it decodes to the same MAC
+    // (fuzz/corpus/jwt/signature-spare-bits).
+    static const QByteArray alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    QByteArray respelled = good;
+    respelled.back() = alphabet.at(alphabet.indexOf(good.back()) ^ 1);
+    QCOMPARE(QByteArray::fromBase64(respelled.split('.').at(2), kB64),
+             QByteArray::fromBase64(good.split('.').at(2), kB64));
+    QCOMPARE(HttpTestClient(m_server->base(), respelled).get("/api/v1/sessions/chat-401").status,
+             401);
 }
 
 void TstAuth::scopeMatrix()

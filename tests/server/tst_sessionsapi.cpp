@@ -259,6 +259,12 @@ void TstSessionsApi::createValidation_data()
         << with({{"metadata", {1, 2}}}) << 400 << QByteArray("at \"metadata\"");
     QTest::newRow("bad date") << with({{"expiresAt", "soon"}}) << 400
                               << QByteArray("Invalid date at \"expiresAt\"");
+    // Past a JavaScript Date's range (8.64e15 ms) is an Invalid Date, not
+    // an integer overflow (fuzz/corpus/request-body/create-float-casts).
+    QTest::newRow("date 1e300") << with({{"expiresAt", 1e300}}) << 400
+                                << QByteArray("Invalid date at \"expiresAt\"");
+    QTest::newRow("date past range") << with({{"expiresAt", 8640000000000001LL}}) << 400
+                                     << QByteArray("Invalid date at \"expiresAt\"");
     QTest::newRow("full config ok") << tc({{"machine", "small-1x"},
                                            {"queue", "q"},
                                            {"tags", {"t"}},
