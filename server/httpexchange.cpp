@@ -16,6 +16,38 @@ namespace sessionscope {
 
 namespace {
 
+// Chunked transfer coding: hex size and CRLF, the data, CRLF.
+constexpr QByteArrayView kChunkTail("\r\n");
+
+QByteArray chunkHead(qsizetype size)
+{
+    return QByteArray::number(size, 16) + "\r\n";
+}
+
+// The frame of `parts` under `head`, less its first `skip` bytes (what the
+// kernel already took): one place that lays a chunk out in memory.
+QByteArray chunkFrameOf(QByteArrayView head, std::initializer_list<QByteArrayView> parts, qsizetype skip)
+{
+    qsizetype total = head.size() + kChunkTail.size();
+    for (QByteArrayView part : parts)
+        total += part.size();
+    QByteArray frame;
+    frame.reserve(qMax<qsizetype>(0, total - skip));
+    auto keep = [&](QByteArrayView piece) {
+        if (skip >= piece.size()) {
+            skip -= piece.size();
+            return;
+        }
+        frame.append(piece.sliced(skip));
+        skip = 0;
+    };
+    keep(head);
+    for (QByteArrayView part : parts)
+        keep(part);
+    keep(kChunkTail);
+    return frame;
+}
+
 QString decodeComponent(QByteArrayView encoded, bool plusIsSpace)
 {
     QByteArray bytes = encoded.toByteArray();
@@ -281,10 +313,13 @@ void HttpExchange::beginStream(int status, const QList<Header> &headers)
     all.append({QByteArrayLiteral("Transfer-Encoding"), QByteArrayLiteral("chunked")});
     writeHead(status, all, std::nullopt);
     m_responder.writeBody(QByteArray());
-    const bool eventStream = std::any_of(headers.cbegin(), headers.cend(), [](const Header &h) {
-        return h.first.compare("content-type", Qt::CaseInsensitive) == 0 && h.second.startsWith("text/event-stream");
-    });
-    if (m_chaos && eventStream)
+    const auto eventStream = [&headers] {
+        return std::any_of(headers.cbegin(), headers.cend(), [](const Header &h) {
+            return h.first.compare("content-type", Qt::CaseInsensitive) == 0 &&
+                   h.second.startsWith("text/event-stream");
+        });
+    };
+    if (m_chaos && eventStream())
         m_chaosWriter = new ChaosSseWriter(m_chaos, m_socket);
 }
 
@@ -300,15 +335,11 @@ void HttpExchange::writeChunk(std::initializer_list<QByteArrayView> parts)
         size += part.size();
     if (m_finished || size == 0 || !isConnected())
         return;
+    const QByteArray head = chunkHead(size);
     if (m_chaosWriter) {
-        QByteArray event;
-        for (QByteArrayView part : parts)
-            event.append(part);
-        m_chaosWriter->writeEvent(chunkFrame(event));
+        m_chaosWriter->writeEvent(chunkFrameOf(head, parts, 0));
         return;
     }
-    const QByteArray head = QByteArray::number(size, 16) + "\r\n";
-    constexpr QByteArrayView tail("\r\n");
     qsizetype sent = 0;
 #ifdef Q_OS_LINUX
     // With nothing queued in Qt, the frame goes straight to the kernel in one
@@ -326,7 +357,7 @@ void HttpExchange::writeChunk(std::initializer_list<QByteArrayView> parts)
             if (!part.isEmpty())
                 vec[n++] = {const_cast<char *>(part.data()), size_t(part.size())};
         }
-        vec[n++] = {const_cast<char *>(tail.data()), size_t(tail.size())};
+        vec[n++] = {const_cast<char *>(kChunkTail.data()), size_t(kChunkTail.size())};
         msghdr msg{};
         msg.msg_iov = vec;
         msg.msg_iovlen = size_t(n);
@@ -335,35 +366,14 @@ void HttpExchange::writeChunk(std::initializer_list<QByteArrayView> parts)
             sent = qsizetype(written);
     }
 #endif
-    const qsizetype total = head.size() + size + tail.size();
-    if (sent == total)
+    if (sent == head.size() + size + kChunkTail.size())
         return;
-    QByteArray rest;
-    rest.reserve(total - sent);
-    auto keep = [&](QByteArrayView piece) {
-        if (sent >= piece.size()) {
-            sent -= piece.size();
-            return;
-        }
-        rest.append(piece.sliced(sent));
-        sent = 0;
-    };
-    keep(head);
-    for (QByteArrayView part : parts)
-        keep(part);
-    keep(tail);
-    m_socket->write(rest);
+    m_socket->write(chunkFrameOf(head, parts, sent));
 }
 
 QByteArray HttpExchange::chunkFrame(QByteArrayView data)
 {
-    QByteArray frame;
-    frame.reserve(data.size() + 12);
-    frame.append(QByteArray::number(data.size(), 16));
-    frame.append("\r\n");
-    frame.append(data);
-    frame.append("\r\n");
-    return frame;
+    return chunkFrameOf(chunkHead(data.size()), {data}, 0);
 }
 
 void HttpExchange::endStream()
